@@ -1,0 +1,96 @@
+"""Settings from plain environment names, with safe defaults for a laptop or a single-machine install."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+
+
+def _instance_secret() -> str:
+    """Read the secret key from instance/, writing a random one on first run."""
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        INSTANCE.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{INSTANCE / 'fieldapp.sqlite3'}"
+    # Accept the plain postgres:// forms that hosting tools print; we drive PostgreSQL with psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Production-safe defaults; every value can be overridden from the environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None  # filled from instance/ in create_app
+    SQLALCHEMY_DATABASE_URI = None  # resolved in create_app so tests can change the environment first
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    PHOTO_DIR = os.environ.get("PHOTO_DIR") or str(INSTANCE / "photos")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per minute")
+    LOCKOUT_THRESHOLD = int(os.environ.get("LOCKOUT_THRESHOLD", "5"))
+    LOCKOUT_BASE_SECONDS = int(os.environ.get("LOCKOUT_BASE_SECONDS", "30"))
+    # Argon2 cost: OWASP-recommended defaults in production; tests and the demo make it cheap.
+    ARGON2_TIME_COST = int(os.environ.get("ARGON2_TIME_COST", "3"))
+    ARGON2_MEMORY_COST = int(os.environ.get("ARGON2_MEMORY_COST", "65536"))
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    PREFERRED_URL_SCHEME = "https" if PUBLIC_BASE_URL.startswith("https") else "http"
+    WTF_CSRF_TIME_LIMIT = None  # a form left open during a long visit must still submit
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(25 * 1024 * 1024)))
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+    COMPRESS_MIMETYPES = ["text/html", "text/css", "application/javascript", "text/javascript",
+                          "application/json", "image/svg+xml"]
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_MIN_SIZE = 500
+    SEND_FILE_MAX_AGE_DEFAULT = 3600
+    TRUST_PROXY = _bool("TRUST_PROXY", False)
+    # Test-only hooks (clock control) are off unless a test config turns them on.
+    ENABLE_TEST_HOOKS = False
+    IDEMPOTENCY_KEY_TTL_DAYS = 7
+
+
+class TestConfig(Config):
+    """Fast, deterministic settings for the test suite."""
+
+    TESTING = True
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    RATELIMIT_STORAGE_URI = "memory://"
+    ENABLE_TEST_HOOKS = True
+    PUBLIC_BASE_URL = "http://fieldapp.test"
+
+
+def resolve(app_config: dict) -> None:
+    """Fill values that depend on the environment at app-creation time."""
+    if not app_config.get("SQLALCHEMY_DATABASE_URI"):
+        app_config["SQLALCHEMY_DATABASE_URI"] = _database_url()
+    if not app_config.get("SECRET_KEY"):
+        app_config["SECRET_KEY"] = _instance_secret()

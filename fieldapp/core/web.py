@@ -1,0 +1,131 @@
+"""Full page or fragment from the same templates; error pages; security headers. The only reader of HX-* headers."""
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+ERROR_TITLES = {
+    400: "Bad request", 401: "Please log in", 403: "Not allowed", 404: "Not found",
+    405: "Method not allowed", 409: "Changed by someone else", 413: "File too large",
+    422: "Please check the form", 429: "Too many attempts", 500: "Something went wrong",
+}
+
+
+def wants_htmx() -> bool:
+    """Any htmx request, boosted or not."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def wants_fragment() -> bool:
+    """An htmx swap of part of a page; boosted navigations and history restores need the full page."""
+    return (request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-Boosted") != "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+def render(page: str, fragment: str | None = None, status: int = 200, **context):
+    """The full page, or only `fragment` for an htmx swap; caches key on HX-Request."""
+    template = fragment if (fragment and wants_fragment()) else page
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_to(endpoint: str, message: str | None = None, category: str = "ok", **values):
+    """Post/Redirect/Get with 303; a non-boosted htmx request gets HX-Redirect on a 200 instead."""
+    if message:
+        flash(message, category)
+    target = url_for(endpoint, **values)
+    if wants_fragment():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+def error_response(status: int, message: str | None = None):
+    """An error page in the user's language, never a trace."""
+    title = _(ERROR_TITLES.get(status, "Error"))
+    template = "errors/_error.html" if wants_fragment() else "errors/error.html"
+    return make_response(render_template(template, status=status, title=title, message=message), status)
+
+
+def handle_http_error(exc: HTTPException):
+    if exc.code is None or exc.code < 400:
+        return exc
+    messages = {
+        400: _("The request could not be understood. Reload the page and try again."),
+        403: _("Your role does not allow this action."),
+        404: _("This page does not exist, or it is not in your area."),
+        405: _("This address does not accept that kind of request."),
+        409: _("Someone else changed this record while you were editing. Reload to see their change."),
+        413: _("The upload is too large."),
+        422: _("Some of what you entered needs checking."),
+        429: _("Too many attempts. Please wait a minute and try again."),
+    }
+    message = messages.get(exc.code)
+    if exc.code == 400 and "CSRF" in (exc.description or ""):
+        message = _("The form expired. Reload the page and send it again; nothing was saved.")
+    response = error_response(exc.code, message)
+    if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    if exc.code == 429:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
+def handle_exception(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http_error(exc)
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    try:
+        from ..extensions import db
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the error page must still render
+        pass
+    return error_response(500, _("The server hit an error. Nothing was lost: try again in a moment."))
+
+
+@lru_cache(maxsize=256)
+def _file_hash(filename: str) -> str:
+    path = STATIC / filename
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else "0"
+
+
+def static_url(filename: str) -> str:
+    """A content-hashed static URL: cached for a year, changed whenever the file changes."""
+    return url_for("static", filename=filename, v=_file_hash(filename))
+
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; manifest-src 'self'; worker-src 'self'")
+
+
+def security_headers(response):
+    """Strict CSP (no inline script or style) and the usual hardening headers."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint == "static":
+        if request.args.get("v"):
+            response.cache_control.max_age = 31536000
+            response.cache_control.public = True
+            response.cache_control.immutable = True
+    elif response.mimetype == "text/html":
+        response.cache_control.no_store = True
+        response.cache_control.private = True
+    return response
