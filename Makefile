@@ -1,0 +1,80 @@
+# Fieldapp: `make run` installs what is needed and serves the app; `make test` installs the test tools and runs every test.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 0.0.0.0
+DEMO ?= 1
+TLS ?= 0
+WORKERS ?= 2
+export FLASK_APP := wsgi.py
+export PYTHONDONTWRITEBYTECODE := 1
+
+APT_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+APT_TEST := chromium poppler-utils postgresql gettext
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test test-fast deps deps-test apt-run apt-test migrate demo translations serve bench bench-quick clean-instance
+
+# ---------------------------------------------------------------- install (idempotent, quick on re-runs)
+$(BIN)/python:
+	@command -v $(PY) >/dev/null || PY=python3; $${PY:-$(PY)} -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.deps-test: pyproject.toml $(VENV)/.deps
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+deps: $(VENV)/.deps
+deps-test: $(VENV)/.deps-test node_modules/axe-core/axe.min.js
+
+# Debian packages: installed only when missing, so a second run makes no network call.
+apt-run:
+	@missing=$$(for p in $(APT_RUN); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+apt-test: apt-run
+	@missing=$$(for p in $(APT_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
+node_modules/axe-core/axe.min.js:
+	npm install --no-save --no-audit --no-fund --silent axe-core@4.10.3
+
+translations: $(VENV)/.deps
+	@$(BIN)/pybabel compile -q -d fieldapp/translations -f 2>/dev/null || $(BIN)/pybabel compile -d fieldapp/translations -f
+
+# ---------------------------------------------------------------- run
+migrate: deps translations
+	$(BIN)/flask db upgrade
+
+demo: migrate
+	@if [ "$(DEMO)" != "0" ]; then $(BIN)/flask demo load; fi
+
+run: apt-run deps translations migrate demo
+	@$(BIN)/python -m fieldapp.serve --host $(HOST) --port $(PORT) --workers $(WORKERS) $(if $(filter 1,$(TLS)),--tls,) $(if $(filter 0,$(DEMO)),--no-demo,)
+
+# ---------------------------------------------------------------- test
+test: apt-test deps-test translations
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
+
+test-fast: deps-test translations
+	$(BIN)/python -m pytest -n 2 -q -m "not browser" $(PYTEST_ARGS)
+
+# ---------------------------------------------------------------- bench
+bench-quick: apt-test deps-test translations
+	$(BIN)/python -m bench.quick
+
+bench: apt-test deps-test translations
+	$(BIN)/python -m bench.full
+
+clean-instance:
+	rm -rf instance/
