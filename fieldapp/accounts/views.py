@@ -337,4 +337,4 @@ def staff_reset_password(user_id: int):
 def staff_role_scopes():
     """The scope options for a role (htmx, when the role select changes)."""
     form = _grant_form(request.args.get("role") if request.args.get("role") in ROLES else None)
-    return render("accounts/_scope_select.html", "accounts/_scope_select.html", form=form)
+    return render("accounts/_scope_select.html", "accounts/_scope_select.html", grant_form=form)

@@ -11,12 +11,12 @@ from .web import static_url
 
 
 def install(app: Flask) -> None:
+    # Globals (not context) so imported macros can call them too.
+    app.jinja_env.globals.update(static_url=static_url, can_write=access.can_write, new_idem_key=new_key)
+
     @app.context_processor
     def globals_():
         return {
-            "static_url": static_url,
-            "can_write": access.can_write,
-            "new_idem_key": new_key,
             "current_lang": str(get_locale() or "zh_CN"),
             "current_path": request.full_path.rstrip("?") if request else "/",
             "current_user": current_user,

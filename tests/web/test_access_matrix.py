@@ -1,0 +1,156 @@
+"""Every route × every role, with an object in the role's scope and one outside it: exact statuses.
+
+A route missing from ROUTES fails the suite, so a new view cannot ship without its row here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pytest
+from flask import Blueprint
+
+from fieldapp.core import access
+from tests.conftest import login, make_app
+
+ROLES = ["anonymous", "sysadmin", "hq_admin", "branch_manager", "grid_officer", "village_secretary",
+         "panel_member", "mediator", "auditor"]
+DATA = {"hq_admin", "branch_manager", "grid_officer", "village_secretary", "panel_member", "auditor"}
+MISSING = 999_999
+
+
+@dataclass
+class Route:
+    method: str
+    url: str                                  # "{id}" is replaced by the in-scope or out-of-scope id
+    allowed: set[str]                         # roles the policy admits for this method
+    ok: int = 200                             # status for an allowed role on an in-scope object
+    ids: Callable | None = None               # (world, role) -> (in_id, out_id)
+    data: dict = field(default_factory=dict)  # form for POSTs
+    public: bool = False
+
+
+def village_ids(w, role):
+    inside = {"hq_admin": w.v1, "branch_manager": w.v2, "grid_officer": w.v2, "village_secretary": w.v1,
+              "panel_member": w.v1, "auditor": w.v3}.get(role, w.v1)
+    outside = {"hq_admin": w.vb, "branch_manager": w.v3, "grid_officer": w.v3, "village_secretary": w.v2,
+               "panel_member": w.v3, "auditor": w.vb}.get(role, w.vb)
+    return inside.id, outside.id
+
+
+def staff_ids(w, role):
+    return w.officer.id, (w.hq_b.id if role == "hq_admin" else MISSING)
+
+
+def grant_ids(w, role):
+    return w.officer.id, (w.hq_b.id if role == "hq_admin" else MISSING)
+
+
+def own_job(w, role):
+    # head office and auditors follow every batch job; others see only their own
+    other = MISSING if role in ("hq_admin", "auditor") else w.job_ids["other"]
+    return w.job_ids.get(role, MISSING), other
+
+
+ADMINS = {"sysadmin", "hq_admin"}
+EVERYONE = set(ROLES) - {"anonymous"}
+
+ROUTES: dict[str, Route] = {
+    "core.home": Route("GET", "/", EVERYONE, ok=200),
+    "core.healthz": Route("GET", "/healthz", set(ROLES), public=True),
+    "core.job": Route("GET", "/jobs/{id}", EVERYONE, ids=own_job),
+    "core.audit_log": Route("GET", "/audit", {"hq_admin", "auditor"}),
+    "accounts.login": Route("GET", "/login", set(ROLES), public=True),
+    "accounts.logout": Route("POST", "/logout", EVERYONE, ok=303),
+    "accounts.change_password": Route("GET", "/account/password", EVERYONE),
+    "accounts.sign_out_everywhere": Route("POST", "/account/sign-out-everywhere", EVERYONE, ok=303),
+    "accounts.set_language": Route("GET", "/language/en", set(ROLES), ok=303, public=True),
+    "accounts.staff_index": Route("GET", "/staff", ADMINS),
+    "accounts.staff_new": Route("GET", "/staff/new", ADMINS),
+    "accounts.staff_edit": Route("GET", "/staff/{id}", ADMINS, ids=staff_ids),
+    "accounts.staff_add_role": Route("POST", "/staff/{id}/roles", ADMINS, ok=303, ids=grant_ids,
+                                     data={"role": "auditor", "scope": "county:{county}", "idem_key": "k{role}{id}"}),
+    "accounts.staff_remove_role": Route("POST", "/staff/{id}/roles/{grant}/remove", ADMINS, ok=303, ids=grant_ids),
+    "accounts.staff_reset_password": Route("POST", "/staff/{id}/reset-password", ADMINS, ok=303, ids=staff_ids,
+                                           data={"password": "temporary-123"}),
+    "accounts.staff_role_scopes": Route("GET", "/staff/role-scopes?role=auditor", ADMINS),
+    "org.villages": Route("GET", "/villages", DATA),
+    "org.village": Route("GET", "/villages/{id}", DATA, ids=village_ids),
+    "org.admin_index": Route("GET", "/admin/org", ADMINS),
+}
+
+
+def expected(route: Route, role: str, inside: bool) -> int:
+    if role == "anonymous" and not route.public:
+        return 302
+    if role not in route.allowed:
+        return 403
+    if route.ids is None or inside:
+        return route.ok
+    return 404
+
+
+def test_every_route_has_a_row_and_a_policy(app):
+    endpoints = {e for e in app.view_functions if e != "static" and not e.startswith("testhooks.")}
+    assert access.undeclared_endpoints(app) == []
+    assert sorted(endpoints - set(ROUTES)) == [], "add these routes to ROUTES in test_access_matrix.py"
+    assert sorted(set(ROUTES) - endpoints) == [], "ROUTES names endpoints that no longer exist"
+
+
+def test_a_route_without_a_policy_is_caught_and_refused(database_uri, tmp_path):
+    app = make_app(database_uri, tmp_path)
+    bp = Blueprint("throwaway", __name__)
+
+    @bp.get("/throwaway")
+    def forgotten():
+        return "secret"
+
+    app.register_blueprint(bp)
+    assert access.undeclared_endpoints(app) == ["throwaway.forgotten"]
+    resp = app.test_client().get("/throwaway")
+    assert resp.status_code == 403 and b"secret" not in resp.data
+
+
+def _cases():
+    for endpoint, route in sorted(ROUTES.items()):
+        for role in ROLES:
+            yield pytest.param(endpoint, role, id=f"{endpoint}-{role}")
+
+
+@pytest.mark.parametrize(("endpoint", "role"), list(_cases()))
+def test_route_status_for_role(app, world, endpoint, role):
+    from fieldapp.core import jobs
+    from fieldapp.extensions import db
+
+    route = ROUTES[endpoint]
+    jobs.register("test.noop", lambda params: [], lambda params, key: None)
+    world.job_ids = {}
+    for r, user in [*world.roles.items(), ("other", world.officer2)]:
+        job = jobs.enqueue("test.noop", user_id=user.id)
+        world.job_ids[r] = job.id
+    db.session.commit()
+
+    client = app.test_client()
+    if role != "anonymous":
+        login(client, world.roles[role])
+    targets = [(True, None)]
+    if route.ids is not None:
+        inside, outside = route.ids(world, role)
+        targets = [(True, inside), (False, outside)]
+    for is_inside, obj_id in targets:
+        url = route.url.replace("{id}", str(obj_id))
+        if "{grant}" in url:
+            grant = world.officer.roles[0].id if is_inside else MISSING
+            url = url.replace("{grant}", str(grant))
+        data = {k: v.replace("{county}", str(world.county.id)).replace("{role}", role).replace("{id}", str(obj_id))
+                for k, v in route.data.items()}
+        resp = client.open(url, method=route.method, data=data)
+        want = expected(route, role, is_inside)
+        if endpoint == "accounts.login" and role != "anonymous":
+            want = 302  # a logged-in user is sent home
+        if endpoint == "core.home" and role in DATA:
+            want = 302  # field roles start on their villages
+        assert resp.status_code == want, (endpoint, role, "in" if is_inside else "out", url,
+                                          resp.get_data(as_text=True)[:300])
+        if endpoint in ("accounts.logout", "accounts.sign_out_everywhere") and role != "anonymous":
+            break
