@@ -84,7 +84,16 @@ def make_app(database_uri: str, tmp_path: Path, **overrides):
     if database_uri.startswith("postgresql"):
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": 25, "max_overflow": 10}
     config.update(overrides)
-    return create_app(TestConfig, **config)
+    app = create_app(TestConfig, **config)
+
+    def fresh_g():
+        # Tests keep one app context open around the client, so Flask would share `g` between requests;
+        # in production every request starts with an empty `g` (cached login user, locale): do the same here.
+        from flask import g
+        for name in list(vars(g)):
+            delattr(g, name)
+    app.before_request_funcs.setdefault(None, []).insert(0, fresh_g)
+    return app
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from ..core.idnumber import is_valid_mobile, normalise_mobile
-from ..core.idempotency import new_key
+from ..core.forms import IdemKeyField, VersionField
 
 USERNAME_RE = r"^[A-Za-z0-9_.-]{3,40}$"
 
@@ -42,7 +42,7 @@ class StaffForm(FlaskForm):
     employee_no = StringField(_l("Employee number"), validators=[Optional(), Length(max=20)])
     position = StringField(_l("Position"), validators=[Optional(), Length(max=20)])
     active = BooleanField(_l("Account active"), default=True)
-    version = HiddenField()
+    version = VersionField()
 
 
 class NewStaffForm(StaffForm):
@@ -51,13 +51,13 @@ class NewStaffForm(StaffForm):
         Regexp(USERNAME_RE, message=_l("3–40 letters, digits, dot, dash or underscore."))])
     password = PasswordField(_l("Temporary password"), validators=[DataRequired(_l("Enter a temporary password.")),
                                                                    Length(min=8, max=200, message=_l("At least 8 characters."))])
-    idem_key = HiddenField(default=new_key)
+    idem_key = IdemKeyField()
 
 
 class RoleGrantForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[])
     scope = SelectField(_l("Scope"), choices=[], validate_choice=True)
-    idem_key = HiddenField(default=new_key)
+    idem_key = IdemKeyField()
 
 
 class ResetPasswordForm(FlaskForm):

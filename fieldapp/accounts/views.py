@@ -171,7 +171,8 @@ def _scope_choices(role: str) -> list[tuple[str, str]]:
         if counties is not None:
             stmt = stmt.where(Village.county_id.in_(counties))
         return [(f"village:{v.id}", v.name) for v in db.session.scalars(stmt)]
-    return [("none", _("No scope (from grid assignments)" if role == "grid_officer" else "Whole system"))]
+    label = _("No scope (from grid assignments)") if role == "grid_officer" else _("Whole system")
+    return [("none", label)]
 
 
 def _staff_query():
@@ -242,8 +243,7 @@ def staff_edit(user_id: int):
         form.version.data = str(user.version)
     conflict = None
     if form.validate_on_submit():
-        submitted_version = int(form.version.data or 0)
-        if submitted_version != user.version:
+        if form.version.number != user.version:
             conflict = user
         else:
             user.name = form.name.data.strip()

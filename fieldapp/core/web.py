@@ -7,14 +7,15 @@ from pathlib import Path
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 ERROR_TITLES = {
-    400: "Bad request", 401: "Please log in", 403: "Not allowed", 404: "Not found",
-    405: "Method not allowed", 409: "Changed by someone else", 413: "File too large",
-    422: "Please check the form", 429: "Too many attempts", 500: "Something went wrong",
+    400: _l("Bad request"), 401: _l("Please log in"), 403: _l("Not allowed"), 404: _l("Not found"),
+    405: _l("Method not allowed"), 409: _l("Changed by someone else"), 413: _l("File too large"),
+    422: _l("Please check the form"), 429: _l("Too many attempts"), 500: _l("Something went wrong"),
 }
 
 
@@ -52,7 +53,7 @@ def redirect_to(endpoint: str, message: str | None = None, category: str = "ok",
 
 def error_response(status: int, message: str | None = None):
     """An error page in the user's language, never a trace."""
-    title = _(ERROR_TITLES.get(status, "Error"))
+    title = str(ERROR_TITLES.get(status, _l("Error")))
     template = "errors/_error.html" if wants_fragment() else "errors/error.html"
     return make_response(render_template(template, status=status, title=title, message=message), status)
 
