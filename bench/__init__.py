@@ -1,0 +1,346 @@
+"""Fieldapp benchmarks: numbers for people to read, never a pass or a fail.
+
+`python -m bench.quick` (`make bench-quick`) and `python -m bench.full` (`make bench`) serve the real app
+(bench/server.py), run the registered row producers against it, print one table to stdout (progress goes to
+stderr) and write bench/results/<date>-<engine>-<kind>.json with the machine's facts.
+
+A producer is a function decorated with `@producer(name, title, columns, quick=...)` that takes the `Bench` and
+yields `Row`s. Every module in this package registers its producers when imported, and `load_producers()` imports
+them all, so a new bench/<thing>.py shows up in the table by itself: `quick=True` rows run in both commands,
+`quick=False` rows only in `bench.full`. A measurement that is planned but not written yet is listed in
+bench/full.py's PLANNED and prints a "not built yet" row until a module registers a producer of that name.
+Targets are printed beside the numbers; nothing here asserts anything or times anything out as a failure.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import platform
+import sqlite3
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS = BENCH_DIR / "results"
+# `make bench-quick` must finish within 3 minutes: no new measurement starts this long after the start (the full
+# bench has no budget).
+QUICK_BUDGET_S = 150.0
+NOT_PRODUCER_MODULES = {"quick", "full", "server"}
+
+
+# ---------------------------------------------------------------- rows and producers
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a producer's block: `key` in Row.values, its header, and how a value prints."""
+
+    key: str
+    header: str
+    fmt: Callable[[Any], str] = str
+
+
+def kb(value) -> str:
+    """Bytes as KB (1 KB = 1024 bytes), one decimal."""
+    return "" if value is None else f"{value / 1024:.1f}"
+
+
+def plain(value) -> str:
+    return "" if value is None else str(value)
+
+
+@dataclass
+class Row:
+    """One line of the table. `values` hold raw numbers (the JSON keeps them); the columns format them."""
+
+    item: str
+    values: dict[str, Any] = field(default_factory=dict)
+    target: str = ""
+    note: str = ""
+
+
+@dataclass
+class Producer:
+    name: str
+    title: str
+    columns: list[Column]
+    run: Callable[["Bench"], Iterable[Row]] | None
+    quick: bool = True
+
+
+PRODUCERS: dict[str, Producer] = {}
+
+
+def producer(name: str, title: str, columns: list[Column], *, quick: bool = True):
+    """Register a row producer (a later registration under the same name replaces the earlier one)."""
+    def wrap(fn: Callable[["Bench"], Iterable[Row]]):
+        PRODUCERS[name] = Producer(name, title, list(columns), fn, quick)
+        return fn
+    return wrap
+
+
+def load_producers() -> dict[str, Producer]:
+    """Import every module of this package, so each registers its producers."""
+    for info in pkgutil.iter_modules([str(BENCH_DIR)]):
+        if info.name not in NOT_PRODUCER_MODULES and not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    return PRODUCERS
+
+
+# ---------------------------------------------------------------- what producers get
+
+class Bench:
+    """The running server, a shared in-process app on the same database, and a place to keep shared things."""
+
+    def __init__(self, server, *, started: float, budget_s: float | None = None):
+        self.server = server
+        self.started = started
+        self.deadline = started + budget_s if budget_s is not None else float("inf")
+        self.shared: dict[str, Any] = {}      # e.g. the browser and logged-in states (bench/pageweight.py)
+        self.facts: dict[str, Any] = {}       # producers add versions they discover (e.g. Chromium's)
+        self._closers: list[Callable[[], None]] = []
+        self._app = None
+
+    def time_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    @property
+    def app(self):
+        """A Flask app of our code on the server's database (for its URL map and for reading ids), not serving."""
+        if self._app is None:
+            from fieldapp import create_app
+            from fieldapp.config import Config
+            overrides = {"SECRET_KEY": (self.server.instance / "secret_key").read_text().strip()}
+            if self.server.database_uri:
+                overrides["SQLALCHEMY_DATABASE_URI"] = self.server.database_uri
+            self._app = create_app(Config, **overrides)
+
+            def dispose():
+                from fieldapp.extensions import db
+                with self._app.app_context():
+                    db.engine.dispose()
+            self.on_close(dispose)
+        return self._app
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        self._closers.append(fn)
+
+    def close(self) -> None:
+        for fn in reversed(self._closers):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - closing must not hide the table
+                traceback.print_exc()
+        self._closers.clear()
+
+
+def echo(msg: str) -> None:
+    """Progress, on stderr, so stdout holds only the table."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- machine facts
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "processor\t: arm")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _commit() -> str | None:
+    """The checked-out commit, read from .git without running git (None if not a plain checkout)."""
+    git = BENCH_DIR.parent / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if head.startswith("ref: "):
+            ref = head[5:]
+            path = git / ref
+            if path.exists():
+                return path.read_text().strip()
+            for line in (git / "packed-refs").read_text().splitlines():
+                if line.endswith(" " + ref):
+                    return line.split()[0]
+            return None
+        return head
+    except OSError:
+        return None
+
+
+def machine_facts() -> dict[str, Any]:
+    try:
+        import gunicorn
+        gunicorn_version = gunicorn.__version__
+    except ImportError:
+        gunicorn_version = None
+    return {
+        "cpu": _cpu_model(), "cores": os.cpu_count(), "memory": _memory(),
+        "os": platform.platform(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+        "gunicorn": gunicorn_version, "commit": _commit(),
+    }
+
+
+def _database_version(bench: Bench) -> str | None:
+    if bench.server.engine != "postgresql":
+        return None
+    try:
+        import sqlalchemy as sa
+        from fieldapp.extensions import db
+        with bench.app.app_context():
+            return db.session.execute(sa.text("SHOW server_version")).scalar()
+    except Exception:  # noqa: BLE001 - a fact, not a requirement
+        return None
+
+
+# ---------------------------------------------------------------- the table
+
+Section = tuple[Producer, list[Row]]
+
+
+def _width(text: str) -> int:
+    """Terminal cells: CJK characters take two."""
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    gap = " " * max(0, width - _width(text))
+    return gap + text if right else text + gap
+
+
+def format_table(sections: list[Section]) -> str:
+    """One table: a block per producer, each with its own header line; item, target and note on every line."""
+    lines: list[str] = []
+    for prod, rows in sections:
+        headers = ["item", *[c.header for c in prod.columns], "target", "note"]
+        body = [[r.item, *[c.fmt(r.values.get(c.key)) for c in prod.columns], r.target, r.note] for r in rows]
+        widths = [max([_width(h)] + [_width(line[i]) for line in body]) for i, h in enumerate(headers)]
+        numeric = [False] + [True] * len(prod.columns) + [False, False]
+        for i, col in enumerate(prod.columns, start=1):
+            numeric[i] = all(_is_number(line[i]) for line in body)
+        lines.append("")
+        lines.append(f"== {prod.title}")
+        lines.append("  ".join(_pad(h, w, n) for h, w, n in zip(headers, widths, numeric)).rstrip())
+        lines.append("  ".join("-" * w for w in widths))
+        for line in body:
+            lines.append("  ".join(_pad(v, w, n) for v, w, n in zip(line, widths, numeric)).rstrip())
+    return "\n".join(lines)
+
+
+def _is_number(text: str) -> bool:
+    if text in ("", "-"):
+        return True
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def dump_json(doc: dict) -> str:
+    """Indented JSON with each table row on one line, so two result files diff row by row."""
+    def one(value) -> str:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    sections = doc.get("sections", [])
+    head = {k: v for k, v in doc.items() if k != "sections"}
+    text = json.dumps(head, ensure_ascii=False, indent=1, default=str)[:-2]
+    parts = []
+    for sec in sections:
+        meta = ", ".join(f"{one(k)}: {one(v)}" for k, v in sec.items() if k != "rows")
+        rows = ",\n".join(f"   {one(r)}" for r in sec["rows"])
+        parts.append(f"  {{{meta}, \"rows\": [\n{rows}\n  ]}}")
+    return text + ',\n "sections": [\n' + ",\n".join(parts) + "\n ]\n}\n"
+
+
+# ---------------------------------------------------------------- running
+
+def run(kind: str, planned: list[tuple[str, str]] = (), argv: list[str] | None = None) -> int:
+    """Start the server, run the producers of `kind` ("quick" or "full"), print the table, write the JSON."""
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{kind}",
+                                     description=f"Fieldapp {kind} benchmark: prints one table, writes JSON.")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary instance (database, logs)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run only these producers (repeatable)")
+    parser.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
+    args = parser.parse_args(argv)
+
+    from . import server as server_mod
+    started = time.monotonic()
+    producers = [p for p in load_producers().values() if (kind == "full" or p.quick)]
+    wanted = set(args.only)
+    if wanted:
+        producers = [p for p in producers if p.name in wanted]
+    facts = machine_facts()
+    sections: list[Section] = []
+    with server_mod.start(keep=args.keep, echo=echo) as srv:
+        bench = Bench(srv, started=started, budget_s=QUICK_BUDGET_S if kind == "quick" else None)
+        try:
+            for prod in producers:
+                echo(f"bench: {prod.title} …")
+                t0 = time.monotonic()
+                try:
+                    rows = list(prod.run(bench))
+                except Exception as exc:  # noqa: BLE001 - one producer's failure is a row, not the end
+                    traceback.print_exc()
+                    rows = [Row(prod.title, note=f"failed: {type(exc).__name__}: {exc}".splitlines()[0][:160])]
+                echo(f"bench: {prod.title}: {len(rows)} rows in {time.monotonic() - t0:.1f} s")
+                sections.append((prod, rows))
+            facts["database"] = _database_version(bench)
+            facts.update(bench.facts)
+        finally:
+            bench.close()
+        server_info = srv.describe()
+
+    registered = {p.name for p in producers}
+    missing = [Row(name, {"what": title}, note="not built yet") for name, title in planned
+               if name not in registered and name not in PRODUCERS and (not wanted or name in wanted)]
+    if missing:
+        sections.append((Producer("planned", "Planned measurements", [Column("what", "what", plain)], None,
+                                  quick=False), missing))
+
+    elapsed = time.monotonic() - started
+    today = date.today().isoformat()
+    print(f"Fieldapp bench ({kind}), {today}: {server_info['engine']} at {server_info['url']}, "
+          f"gunicorn {server_info['workers']} workers x {server_info['threads']} threads")
+    for note in server_info["notes"]:
+        print(f"  note: {note}")
+    print(f"  machine: {facts['cpu']}, {facts['cores']} cores, {facts['memory']}; Python {facts['python']}, "
+          f"SQLite {facts['sqlite']}" + (f", Chromium {facts['chromium']}" if facts.get("chromium") else "")
+          + (f", PostgreSQL {facts['database']}" if facts.get("database") else ""))
+    print("  KB = 1024 bytes, compressed as sent (headers included); targets are for reading, nothing is asserted")
+    print(format_table(sections))
+    print(f"\n({elapsed:.0f} s)")
+
+    if not args.no_json:
+        RESULTS.mkdir(exist_ok=True)
+        out = RESULTS / f"{today}-{server_info['engine']}-{kind}.json"
+        doc = {
+            "kind": kind, "date": today, "elapsed_s": round(elapsed, 1), "machine": facts, "server": server_info,
+            "sections": [{"name": p.name, "title": p.title, "columns": [c.key for c in p.columns],
+                          "rows": [{"item": r.item, "values": r.values, "target": r.target, "note": r.note}
+                                   for r in rows]} for p, rows in sections],
+        }
+        out.write_text(dump_json(doc))
+        print(f"written: {out.relative_to(BENCH_DIR.parent)}")
+    return 0

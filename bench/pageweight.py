@@ -1,0 +1,529 @@
+"""Page weight: what each page costs a phone, in compressed bytes as sent, measured in Debian's Chromium.
+
+Pages are discovered from the app's URL map like the browser sweep (tests/browser/test_sweep.py): every GET route
+except the few in NOT_PAGES, so a new page gets a row without touching this file. Each is visited by a role its
+read policy allows (ROLE_PREFERENCE; the demo login of that role, logged in through the real login form; public
+pages logged out). URL ids come from the database (PARAMS, else the table the parameter's name points at), and
+the first candidate that the visitor can open (HTTP 200) is used; a page that can't be filled prints a row that
+says why.
+
+For each page, in a "Galaxy S8" context set to zh-CN:
+* cold: a fresh browser context (empty cache) loads the page; the bytes are the sum of CDP
+  `Network.loadingFinished.encodedDataLength` (compressed body plus headers) over every request that went to the
+  server, whatever it triggered after `load` included;
+* warm: the same context navigates to the page a second time (via about:blank), with its cache primed;
+* fragment: the same URL requested with `HX-Request: true` and `Accept-Encoding: br, gzip` straight over HTTP:
+  compressed body plus headers. A route whose htmx answer is the full page has no fragment.
+Chromium offers br and zstd to 127.0.0.1 as it does to an HTTPS origin (a phone on plain HTTP over the LAN may
+be offered only gzip); the enc column lists the encodings that came back, the document's first. The JSON keeps
+each load's requests (path, bytes, encoding, status).
+"""
+from __future__ import annotations
+
+import http.client
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import Bench, Column, Row, echo, kb, plain, producer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+DEVICE = "Galaxy S8"
+LOCALE = "zh-CN"
+KB = 1024
+
+# Targets (bytes), printed beside the numbers. Cold targets exist for forms and the public verify page; every
+# warm navigation and every fragment has the 14 KB one (about what fits in TCP's first round trip).
+COLD_TARGET = {"form": 40 * KB, "verify": 6 * KB}
+WARM_TARGET = 14 * KB
+FRAGMENT_TARGET = 14 * KB
+
+# GET endpoints that are not pages; each still prints a row saying so.
+NOT_PAGES = {
+    "core.healthz": "not a page: JSON health probe",
+    "accounts.set_language": "not a page: an action (sets the language cookie, redirects back)",
+}
+
+# Who visits a page: the first of these roles the page's read policy allows (as the browser sweep does).
+ROLE_PREFERENCE = ("grid_officer", "hq_admin", "sysadmin", "auditor", "branch_manager", "village_secretary",
+                   "panel_member", "mediator")
+ANY_USER_ROLE = "sysadmin"   # "/" shows a data role their villages; the start page is the sysadmin's
+PROBE_LIMIT = 8              # candidate id combinations tried over HTTP before a page is "can't fill"
+QUIET_S = 0.15               # after `load`, the network must be idle this long (htmx load triggers included)
+SETTLE_LIMIT_S = 3.0
+# Requests the browser makes for itself, not for the page, and only sometimes (once per profile): left out so the
+# numbers are the page's. (The app has no favicon, so a phone's first visit also gets a 404 page for it.)
+BROWSER_OWN = {"/favicon.ico"}
+
+COLUMNS = [
+    Column("as", "as", plain),
+    Column("kind", "kind", plain),
+    Column("cold_bytes", "cold KB", kb),
+    Column("cold_requests", "req", plain),
+    Column("warm_bytes", "warm KB", kb),
+    Column("warm_requests", "req", plain),
+    Column("fragment_bytes", "frag KB", kb),
+    Column("encoding", "enc", plain),
+]
+
+
+# ---------------------------------------------------------------- routes
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    endpoint: str
+    params: tuple[str, ...]
+    read: Any          # "public", "any_user", a frozenset of role codes, or None (no policy)
+
+    @property
+    def label(self) -> str:
+        """The rule without converters: /villages/<village_id>."""
+        import re
+        return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"<\1>", self.rule)
+
+
+def get_routes(app) -> list[Route]:
+    """Every GET route of the app except static files and test hooks, sorted by rule."""
+    out = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static") or rule.rule.startswith("/_test"):
+            continue
+        if "GET" not in (rule.methods or ()):
+            continue
+        pol = getattr(app.view_functions[rule.endpoint], "_access_policy", None)
+        out.append(Route(rule.rule, rule.endpoint, tuple(sorted(rule.arguments)), pol.read if pol else None))
+    return out
+
+
+def role_for(route: Route) -> str | None:
+    """None for a public page (visited logged out), else the role that visits it."""
+    if route.read == "public":
+        return None
+    if route.read is None or route.read == "any_user":
+        return ANY_USER_ROLE
+    for role in ROLE_PREFERENCE:
+        if role in route.read:
+            return role
+    return sorted(route.read)[0] if route.read else ANY_USER_ROLE
+
+
+# ---------------------------------------------------------------- ids from the database
+
+def _officer_villages(bench: Bench) -> list[int]:
+    """The villages of the demo grid officer's grids (officer1), by id."""
+    import sqlalchemy as sa
+    from fieldapp.accounts.models import User
+    from fieldapp.core import access
+    from fieldapp.extensions import db
+    username = bench.server.logins.get("grid_officer")
+    user = db.session.scalar(sa.select(User).where(User.username == username)) if username else None
+    if user is None:
+        return []
+    area = access.area_for(user)
+    return sorted(area.village_ids | area.partial_village_ids)
+
+
+def _village_ids(bench: Bench, limit: int) -> list[int]:
+    import sqlalchemy as sa
+    from fieldapp.extensions import db
+    from fieldapp.org.models import Village
+    first = _officer_villages(bench)
+    rest = db.session.scalars(sa.select(Village.id).order_by(Village.id).limit(limit)).all()
+    return list(dict.fromkeys([*first, *rest]))
+
+
+def _user_ids(bench: Bench, limit: int) -> list[int]:
+    import sqlalchemy as sa
+    from fieldapp.accounts.models import User
+    from fieldapp.extensions import db
+    username = bench.server.logins.get("grid_officer")
+    first = db.session.scalars(sa.select(User.id).where(User.username == username)).all() if username else []
+    rest = db.session.scalars(sa.select(User.id).order_by(User.id).limit(limit)).all()
+    return list(dict.fromkeys([*first, *rest]))
+
+
+# URL parameter -> candidate ids, best first. A parameter not listed here falls back to the table its name points
+# at (<thing>_id: the model named Thing, else the one table named "things" or "..._things"), by id.
+PARAMS = {
+    "village_id": _village_ids,   # the first village of officer1's grids
+    "user_id": _user_ids,         # officer1 (the staff edit page shows a grid officer)
+}
+
+
+def _plural(word: str) -> str:
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+def _model_for(param: str):
+    """The model a URL parameter names, or None if no single one matches."""
+    from fieldapp.extensions import db
+    thing = param[:-3] if param.endswith("_id") else param
+    classes = [m.class_ for m in db.Model.registry.mappers if hasattr(m.class_, "__table__")]
+    exact = [c for c in classes if c.__name__.lower() == thing.replace("_", "")]
+    if len(exact) == 1:
+        return exact[0]
+    plural = _plural(thing)
+    suffix = [c for c in classes if c.__tablename__ == plural or c.__tablename__.endswith("_" + plural)]
+    return suffix[0] if len(suffix) == 1 else None
+
+
+def candidates(bench: Bench, param: str, limit: int = PROBE_LIMIT) -> tuple[list[int], str | None]:
+    """Ids to try for `param`, and why there are none when the list is empty."""
+    import sqlalchemy as sa
+    from fieldapp.extensions import db
+    with bench.app.app_context():
+        try:
+            if param in PARAMS:
+                ids = PARAMS[param](bench, limit)
+                return ids, (None if ids else f"no rows for <{param}>")
+            model = _model_for(param)
+            if model is None:
+                return [], f"no table for <{param}> (add it to PARAMS in bench/pageweight.py)"
+            ids = db.session.scalars(sa.select(model.id).order_by(model.id).limit(limit)).all()
+            return list(ids), (None if ids else f"the {model.__tablename__} table is empty")
+        finally:
+            db.session.remove()
+
+
+def build_url(route: Route, values: dict[str, int]) -> str:
+    from werkzeug.routing import Map, Rule
+    return Map([Rule(route.rule, endpoint=route.endpoint)]).bind("localhost").build(route.endpoint, values)
+
+
+# ---------------------------------------------------------------- plain HTTP, as the visitor
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes          # as sent (still compressed)
+    header_bytes: int
+
+    @property
+    def bytes(self) -> int:
+        return len(self.body) + self.header_bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip()
+
+    @property
+    def encoding(self) -> str:
+        return self.headers.get("content-encoding", "identity")
+
+    def text(self) -> str:
+        raw = self.body
+        if self.encoding == "br":
+            import brotli
+            raw = brotli.decompress(raw)
+        elif self.encoding == "gzip":
+            import gzip
+            raw = gzip.decompress(raw)
+        return raw.decode("utf-8", errors="replace")
+
+
+def http_get(bench: Bench, path: str, cookies: str = "", headers: dict[str, str] | None = None,
+             encodings: str = "br, gzip") -> Answer:
+    """One GET to the bench server (127.0.0.1 only), redirects not followed, body kept as sent."""
+    srv = bench.server
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+    try:
+        hdrs = {"Accept-Encoding": encodings, "Accept-Language": "zh-CN,zh;q=0.9",
+                "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        if cookies:
+            hdrs["Cookie"] = cookies
+        hdrs.update(headers or {})
+        conn.request("GET", path, headers=hdrs)
+        resp = conn.getresponse()
+        body = resp.read()
+        pairs = resp.getheaders()
+        header_bytes = len(f"HTTP/1.1 {resp.status} {resp.reason}\r\n") + sum(len(k) + len(v) + 4 for k, v in pairs) + 2
+        return Answer(resp.status, {k.lower(): v for k, v in pairs}, body, header_bytes)
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- the browser
+
+def browser(bench: Bench):
+    """One headless Debian Chromium for the whole run (Playwright's own browser download is not used)."""
+    if "browser" not in bench.shared:
+        from playwright.sync_api import sync_playwright
+        pw = sync_playwright().start()
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        bench.shared["playwright"], bench.shared["browser"] = pw, b
+        bench.shared["device"] = {**pw.devices[DEVICE], "locale": LOCALE}
+        bench.facts["chromium"] = b.version
+
+        def close():
+            b.close()
+            pw.stop()
+        bench.on_close(close)
+    return bench.shared["browser"]
+
+
+def new_context(bench: Bench, state: dict | None = None):
+    ctx = browser(bench).new_context(**bench.shared["device"], base_url=bench.server.url, storage_state=state)
+    ctx.set_default_timeout(20_000)
+    return ctx
+
+
+def login_state(bench: Bench, username: str | None) -> dict | None:
+    """Cookies of `username` logged in through the real login form (once per run); None for logged out."""
+    if username is None:
+        return None
+    states = bench.shared.setdefault("login_states", {})
+    if username not in states:
+        ctx = new_context(bench)
+        try:
+            page = ctx.new_page()
+            page.goto("/login")
+            page.fill("#login", username)
+            page.fill("#password", bench.server.password)
+            with page.expect_navigation():
+                page.click("#login-form button[type=submit]")
+            if urlsplit(page.url).path == "/login":
+                raise RuntimeError(f"logging in as {username} failed")
+            states[username] = ctx.storage_state()
+        except Exception as exc:  # noqa: BLE001 - remembered, so a failing login is not retried (and locked out)
+            states[username] = exc
+        finally:
+            ctx.close()
+    if isinstance(states[username], Exception):
+        raise states[username]
+    return states[username]
+
+
+def cookie_header(state: dict | None) -> str:
+    return "; ".join(f"{c['name']}={c['value']}" for c in (state or {}).get("cookies", []))
+
+
+class NetLog:
+    """Requests of one page, from the Chrome DevTools Protocol: what went to the server and how many bytes."""
+
+    def __init__(self, cdp):
+        self.requests: dict[str, dict] = {}
+        self.last_event = time.monotonic()
+        cdp.on("Network.requestWillBeSent", self._sent)
+        cdp.on("Network.requestServedFromCache", self._from_cache)
+        cdp.on("Network.responseReceived", self._response)
+        cdp.on("Network.loadingFinished", self._finished)
+        cdp.on("Network.loadingFailed", self._failed)
+        cdp.send("Network.enable")
+
+    def reset(self) -> None:
+        self.requests = {}
+
+    def _touch(self) -> None:
+        self.last_event = time.monotonic()
+
+    def _sent(self, ev) -> None:
+        self._touch()
+        url = ev["request"]["url"]
+        if not url.startswith("http") or urlsplit(url).path in BROWSER_OWN:
+            return
+        req = self.requests.get(ev["requestId"])
+        if req is not None and ev.get("redirectResponse"):   # a redirect hop: count its bytes, keep the id
+            req["hops"] += 1
+            req["redirect_bytes"] += int(ev["redirectResponse"].get("encodedDataLength") or 0)
+            req["url"] = url
+            return
+        self.requests[ev["requestId"]] = {"url": url, "type": ev.get("type"), "cached": False, "done": False,
+                                          "bytes": 0, "hops": 0, "redirect_bytes": 0, "status": None,
+                                          "encoding": None}
+
+    def _from_cache(self, ev) -> None:
+        self._touch()
+        if ev["requestId"] in self.requests:
+            self.requests[ev["requestId"]]["cached"] = True
+
+    def _response(self, ev) -> None:
+        self._touch()
+        req = self.requests.get(ev["requestId"])
+        if req is None:
+            return
+        resp = ev["response"]
+        req["status"] = resp.get("status")
+        headers = {k.lower(): v for k, v in (resp.get("headers") or {}).items()}
+        req["encoding"] = headers.get("content-encoding", "identity")
+        if resp.get("fromDiskCache") or resp.get("fromPrefetchCache") or resp.get("fromServiceWorker"):
+            req["cached"] = True
+
+    def _finished(self, ev) -> None:
+        self._touch()
+        req = self.requests.get(ev["requestId"])
+        if req is not None:
+            req["done"] = True
+            req["bytes"] = int(ev.get("encodedDataLength") or 0)
+
+    def _failed(self, ev) -> None:
+        self._touch()
+        req = self.requests.get(ev["requestId"])
+        if req is not None:
+            req["done"] = True
+            req["failed"] = ev.get("errorText")
+
+    def settled(self) -> bool:
+        return all(r["done"] for r in self.requests.values()) and time.monotonic() - self.last_event >= QUIET_S
+
+    def network(self) -> list[dict]:
+        """Requests that went to the server (a revalidation, 304, counts; a cache hit does not)."""
+        return [r for r in self.requests.values() if not r["cached"]]
+
+    def totals(self) -> tuple[int, int]:
+        """(bytes, requests) over the network."""
+        sent = self.network()
+        return (sum(r["bytes"] + r["redirect_bytes"] for r in sent), sum(1 + r["hops"] for r in sent))
+
+
+def load(page, log: NetLog, path: str) -> dict:
+    """Navigate, wait for the page and whatever it fetches after `load`, and sum the network log."""
+    log.reset()
+    response = page.goto(path, wait_until="load")
+    deadline = time.monotonic() + SETTLE_LIMIT_S
+    while not log.settled() and time.monotonic() < deadline:
+        page.wait_for_timeout(30)
+    total, count = log.totals()
+    sent = log.network()
+    encodings = list(dict.fromkeys(r["encoding"] for r in sorted(sent, key=lambda r: r["type"] != "Document")
+                                   if r["encoding"]))
+    return {"bytes": total, "requests": count, "status": response.status if response else None,
+            "encoding": ",".join(encodings), "final_path": urlsplit(page.url).path,
+            "detail": [{"path": urlsplit(r["url"]).path, "bytes": r["bytes"] + r["redirect_bytes"],
+                        "enc": r["encoding"], "status": r["status"]} for r in sent]}
+
+
+FORM_JS = """() => [...document.forms].some((f) => [...f.elements].some((e) =>
+  !['hidden', 'submit', 'button', 'reset', 'fieldset'].includes(e.type) && e.tagName !== 'BUTTON' &&
+  e.tagName !== 'FIELDSET' && e.tagName !== 'OUTPUT'))"""
+
+
+# ---------------------------------------------------------------- the rows
+
+def _over(label: str, value: int | None, target: int | None) -> str | None:
+    if value is None or target is None or value <= target:
+        return None
+    return f"{label} over by {(value - target) / KB:.1f} KB"
+
+
+def _target_text(kind: str, has_fragment: bool) -> str:
+    parts = []
+    if kind in COLD_TARGET:
+        parts.append(f"cold≤{COLD_TARGET[kind] // KB}")
+    if kind != "fragment":
+        parts.append(f"warm≤{WARM_TARGET // KB}")
+    if has_fragment:
+        parts.append(f"frag≤{FRAGMENT_TARGET // KB}")
+    return " ".join(parts)
+
+
+def _fill(bench: Bench, route: Route, cookies: str) -> tuple[str | None, str]:
+    """A URL of `route` that the visitor can open, or None and why not."""
+    if not route.params:
+        return build_url(route, {}), ""
+    lists = []
+    for param in route.params:
+        ids, why = candidates(bench, param)
+        if not ids:
+            return None, f"can't fill: {why}"
+        lists.append(ids)
+    tried = []
+    for combo in itertools.islice(itertools.product(*lists), PROBE_LIMIT):
+        url = build_url(route, dict(zip(route.params, combo)))
+        status = http_get(bench, url, cookies).status
+        if status == 200:
+            return url, ""
+        tried.append(f"{url}→{status}")
+    shown = ", ".join(tried[:3]) + (" …" if len(tried) > 3 else "")
+    return None, f"can't fill: no candidate opens ({shown}); see PARAMS in bench/pageweight.py"
+
+
+def measure(bench: Bench, route: Route) -> Row:
+    label = route.label
+    if route.endpoint in NOT_PAGES:
+        return Row(label, note=NOT_PAGES[route.endpoint])
+    role = role_for(route)
+    username = None
+    if role is not None:
+        username = bench.server.logins.get(role)
+        if username is None:
+            return Row(label, {"as": role}, note=f"no login for the role {role} in this database")
+    values: dict[str, Any] = {"as": username or "(nobody)", "role": role}
+    state = login_state(bench, username)
+    cookies = cookie_header(state)
+    url, why = _fill(bench, route, cookies)
+    if url is None:
+        return Row(label, values, note=why)
+    values["url"] = url
+    kind = "verify" if "verify" in route.endpoint else "page"
+    notes: list[str] = []
+
+    plain_answer = http_get(bench, url, cookies)
+    if plain_answer.status != 200:
+        notes.append(f"HTTP {plain_answer.status}" + (f" → {plain_answer.headers.get('location')}"
+                                                      if "location" in plain_answer.headers else ""))
+    if plain_answer.status == 200 and plain_answer.content_type != "text/html":
+        values.update(kind=plain_answer.content_type, cold_bytes=plain_answer.bytes, encoding=plain_answer.encoding)
+        return Row(label, values, note=f"not a page ({plain_answer.content_type}): one HTTP request")
+    is_document = "<html" in plain_answer.text()[:2000].lower()
+
+    fragment = http_get(bench, url, cookies, {"HX-Request": "true", "HX-Current-URL": bench.server.url + url})
+    has_fragment = fragment.status < 300 and "<html" not in fragment.text()[:2000].lower()
+    if has_fragment:
+        values["fragment_bytes"] = fragment.bytes
+        values["fragment_encoding"] = fragment.encoding
+    elif fragment.status >= 300:
+        notes.append(f"htmx request: HTTP {fragment.status}")
+
+    if not is_document:   # a route that only ever answers with a fragment (an htmx helper)
+        values["kind"] = "fragment"
+        values["encoding"] = fragment.encoding if has_fragment else plain_answer.encoding
+        notes.append("fragment only (no page)")
+    else:
+        ctx = new_context(bench, state)
+        try:
+            page = ctx.new_page()
+            log = NetLog(ctx.new_cdp_session(page))
+            cold = load(page, log, url)
+            if page.evaluate(FORM_JS) and kind == "page":
+                kind = "form"
+            page.goto("about:blank")
+            warm = load(page, log, url)
+        finally:
+            ctx.close()
+        values.update(kind=kind, cold_bytes=cold["bytes"], cold_requests=cold["requests"],
+                      warm_bytes=warm["bytes"], warm_requests=warm["requests"], encoding=cold["encoding"],
+                      status=cold["status"], cold_detail=cold["detail"], warm_detail=warm["detail"])
+        if cold["final_path"] != urlsplit(url).path:
+            notes.append(f"ended on {cold['final_path']}")
+        elif cold["status"] != 200 and not notes:
+            notes.append(f"HTTP {cold['status']}")
+        notes += filter(None, [_over("cold", cold["bytes"], COLD_TARGET.get(kind)),
+                               _over("warm", warm["bytes"], WARM_TARGET)])
+    values["kind"] = values.get("kind", kind)
+    notes += filter(None, [_over("frag", values.get("fragment_bytes"), FRAGMENT_TARGET)])
+    return Row(label, values, target=_target_text(values["kind"], has_fragment), note="; ".join(notes))
+
+
+@producer("pageweight", "Page weight: compressed bytes per page, cold and warm, in Chromium (Galaxy S8, zh-CN)",
+          COLUMNS, quick=True)
+def page_weight(bench: Bench):
+    routes = get_routes(bench.app)
+    for route in routes:
+        if bench.time_left() <= 0:
+            yield Row(route.label, note="not measured: bench-quick's time budget (3 minutes in all) ran out")
+            continue
+        echo(f"  {route.label}")
+        try:
+            yield measure(bench, route)
+        except Exception as exc:  # noqa: BLE001 - one page's failure is a row, not the end of the table
+            yield Row(route.label, note=f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:140]}")
