@@ -6,10 +6,35 @@ from types import SimpleNamespace
 
 from fieldapp.accounts import services as accounts
 from fieldapp.core import clock
+from fieldapp.core.idnumber import check_char
 from fieldapp.extensions import db
+from fieldapp.households.models import Household, Member
+from fieldapp.households.rules import search_keys
 from fieldapp.org.models import Assignment, Branch, County, Grid, GridArea, Township, Village, VillageGroup
 
 PASSWORD = "test-pass-123"
+
+
+def make_id(region: str, birth: str, seq: int) -> str:
+    """A valid 18-digit resident ID (GB 11643) for test data."""
+    first17 = f"{region}{birth}{seq:03d}"
+    return first17 + check_char(first17)
+
+
+def add_household(village, group, code: str, members: list[tuple[str, str, str]]) -> Household:
+    """A household whose first member is the head; members are (name, relation, id_number)."""
+    h = Household(county_id=village.county_id, village_id=village.id, group_id=group.id if group else None,
+                  code=code, head_name=members[0][0], address=f"{village.name}{group.name if group else ''}")
+    db.session.add(h)
+    db.session.flush()
+    for pos, (name, relation, id_number) in enumerate(members):
+        pinyin, initials = search_keys(name)
+        db.session.add(Member(household_id=h.id, county_id=village.county_id, position=pos, is_head=pos == 0,
+                              name=name, name_pinyin=pinyin, name_initials=initials, id_number=id_number,
+                              id_hash=f"test:{id_number}", id_last4=id_number[-4:], relation=relation,
+                              sex="M" if int(id_number[16]) % 2 else "F"))
+    db.session.flush()
+    return h
 
 
 def _village(county, township, code: str, name: str) -> Village:
@@ -84,6 +109,14 @@ def build_world() -> SimpleNamespace:
                    ends_on=today - timedelta(days=1)),
     ])
     db.session.flush()
+    g = {v.id: {grp.name: grp for grp in v.groups} for v in (w.v1, w.v2, w.v3, w.vb)}
+    w.h1 = add_household(w.v1, g[w.v1.id]["一组"], "H-V1-001", [("张三", "head", make_id("532931", "19700101", 11)),
+                                                               ("李四妹", "spouse", make_id("532931", "19720315", 22))])
+    w.h2 = add_household(w.v1, g[w.v1.id]["二组"], "H-V1-002", [("单田芳", "head", make_id("532931", "19650505", 31))])
+    w.h3 = add_household(w.v2, g[w.v2.id]["一组"], "H-V2-001", [("曾国强", "head", make_id("532931", "19800808", 41))])
+    w.h4 = add_household(w.v2, g[w.v2.id]["二组"], "H-V2-002", [("解晓东", "head", make_id("532931", "19901010", 51))])
+    w.h5 = add_household(w.v3, g[w.v3.id]["一组"], "H-V3-001", [("王五", "head", make_id("532931", "19751111", 61))])
+    w.hb = add_household(w.vb, g[w.vb.id]["一组"], "H-VB-001", [("额尔敦图雅", "head", make_id("150782", "19851212", 72))])
     w.roles = {
         "sysadmin": w.sysadmin, "hq_admin": w.hq, "branch_manager": w.manager, "grid_officer": w.officer,
         "village_secretary": w.secretary, "panel_member": w.panel, "mediator": w.mediator, "auditor": w.auditor,

@@ -4,8 +4,8 @@ A route missing from ROUTES fails the suite, so a new view cannot ship without i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+import importlib
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,52 +14,8 @@ from flask import Blueprint
 from fieldapp.core import access
 from tests.conftest import login, make_app
 
-ROLES = ["anonymous", "sysadmin", "hq_admin", "branch_manager", "grid_officer", "village_secretary",
-         "panel_member", "mediator", "auditor"]
-DATA = {"hq_admin", "branch_manager", "grid_officer", "village_secretary", "panel_member", "auditor"}
-MISSING = 999_999
-
-
-@dataclass
-class Route:
-    method: str
-    url: str                                  # "{id}" is replaced by the in-scope or out-of-scope id
-    allowed: set[str]                         # roles the policy admits for this method
-    ok: int = 200                             # status for an allowed role on an in-scope object
-    ids: Callable | None = None               # (world, role) -> (in_id, out_id)
-    data: dict = field(default_factory=dict)  # form for POSTs
-    public: bool = False
-
-
-def village_ids(w, role):
-    inside = {"hq_admin": w.v1, "branch_manager": w.v2, "grid_officer": w.v2, "village_secretary": w.v1,
-              "panel_member": w.v1, "auditor": w.v3}.get(role, w.v1)
-    outside = {"hq_admin": w.vb, "branch_manager": w.v3, "grid_officer": w.v3, "village_secretary": w.v2,
-               "panel_member": w.v3, "auditor": w.vb}.get(role, w.vb)
-    return inside.id, outside.id
-
-
-def staff_ids(w, role):
-    return w.officer.id, (w.hq_b.id if role == "hq_admin" else MISSING)
-
-
-def reset_ids(w, role):
-    # not a user this test logs in with, so resetting the password changes no later row
-    return w.officer2.id, (w.hq_b.id if role == "hq_admin" else MISSING)
-
-
-def grant_ids(w, role):
-    return w.officer.id, (w.hq_b.id if role == "hq_admin" else MISSING)
-
-
-def own_job(w, role):
-    # head office and auditors follow every batch job; others see only their own
-    other = MISSING if role in ("hq_admin", "auditor") else w.job_ids["other"]
-    return w.job_ids.get(role, MISSING), other
-
-
-ADMINS = {"sysadmin", "hq_admin"}
-EVERYONE = set(ROLES) - {"anonymous"}
+from tests.support.matrix import *  # noqa: F403  (Route, ROLES, DATA, ADMINS, EVERYONE, MISSING, id helpers)
+from tests.support.matrix import ADMINS, DATA, EVERYONE, MISSING, ROLES, Route, grant_ids, own_job, reset_ids, staff_ids, village_ids
 
 ROUTES: dict[str, Route] = {
     "core.home": Route("GET", "/", EVERYONE, ok=200),
@@ -84,6 +40,9 @@ ROUTES: dict[str, Route] = {
     "org.village": Route("GET", "/villages/{id}", DATA, ids=village_ids),
     "org.admin_index": Route("GET", "/admin/org", ADMINS),
 }
+# Each capability adds its rows in tests/support/routes_<capability>.py as a dict named ROUTES.
+for _module in sorted(Path(__file__).resolve().parents[1].joinpath("support").glob("routes_*.py")):
+    ROUTES.update(importlib.import_module(f"tests.support.{_module.stem}").ROUTES)
 
 
 def expected(route: Route, role: str, inside: bool) -> int:
