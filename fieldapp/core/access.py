@@ -278,3 +278,46 @@ def admin_get_or_404(model, id_: int):
     if counties is not None and county_id not in counties:
         abort(404)
     return obj
+
+
+# ---------------------------------------------------------------- grid admin scope
+
+def admin_branch_ids(user=None) -> set[int] | None:
+    """Branches whose grids `user` manages; None means every branch (sysadmin). An hq_admin manages every branch
+    of their counties; a branch_manager their own branch and its child branches."""
+    from ..org.models import Branch
+    user = user or current_user
+    if user.has_role("sysadmin"):
+        return None
+    ids: set[int] = set()
+    counties = {gr.scope_id for gr in user.roles if gr.role == "hq_admin" and gr.scope_type == "county"}
+    if counties:
+        ids |= set(db.session.scalars(sa.select(Branch.id).where(Branch.county_id.in_(counties))))
+    managed = {gr.scope_id for gr in user.roles if gr.role == "branch_manager" and gr.scope_type == "branch"}
+    if managed:
+        ids |= _branch_closure(managed)
+    return ids
+
+
+def admin_branch_clause(branch_col, user=None):
+    """A where-clause limiting a branch id column to the branches `user` manages grids of."""
+    ids = admin_branch_ids(user)
+    return sa.true() if ids is None else branch_col.in_(ids)
+
+
+def grid_admin_get_or_404(model, id_: int):
+    """A Branch or Grid, or a row of a grid (GridArea, Assignment), whose branch the user manages; else 404."""
+    from ..org.models import Branch, Grid
+    obj = db.session.get(model, id_)
+    if obj is None:
+        abort(404)
+    if model is Branch:
+        branch_id = obj.id
+    elif model is Grid:
+        branch_id = obj.branch_id
+    else:
+        branch_id = obj.grid.branch_id
+    ids = admin_branch_ids()
+    if ids is not None and branch_id not in ids:
+        abort(404)
+    return obj

@@ -420,6 +420,14 @@ def test_grid_edit_with_a_stale_version_is_409_showing_the_other_change(client, 
     assert (world.g1.name, world.g1.target_households) == ("我的名字", 180)
 
 
+def test_a_damaged_version_field_is_422_not_a_silent_save(client, world):
+    login(client, world.hq)
+    resp = client.post(f"/admin/grids/{world.g1.id}", data=grid_form(world.g1, name="改名", version="abc"))
+    assert resp.status_code == 422 and 'class="error banner"' in text(resp)
+    db.session.refresh(world.g1)
+    assert world.g1.name == "金华一网格"
+
+
 def test_grid_with_children_cannot_become_level_2(client, world):
     login(client, world.hq)
     resp = client.post(f"/admin/grids/{world.g1.id}",
