@@ -46,6 +46,7 @@ class StaffForm(FlaskForm):
 
 
 class NewStaffForm(StaffForm):
+    version = None  # a new account has no version yet
     username = StringField(_l("Username"), validators=[
         DataRequired(_l("Enter a username.")),
         Regexp(USERNAME_RE, message=_l("3–40 letters, digits, dot, dash or underscore."))])

@@ -403,3 +403,7 @@ def blocks_rating(consents: Iterable[str], consent_refused: bool) -> bool:
 def problem_message(code: str) -> str:
     """The English msgid for a problem code (the code itself if unknown); translate it with _()."""
     return PROBLEM_MESSAGES.get(code, code)
+
+
+# The W2 file state table lives with the visit rules that drive most of its transitions; the credit file uses it too.
+from ..visits.rules import FILE_EVENTS, FILE_TRANSITIONS, TransitionError, allowed_events, next_file_status  # noqa: E402,F401

@@ -3,3 +3,4 @@ from flask import Blueprint
 bp = Blueprint("visits", __name__)
 
 from . import models  # noqa: E402,F401
+from . import views  # noqa: E402,F401
