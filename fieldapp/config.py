@@ -86,6 +86,7 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     ENABLE_TEST_HOOKS = True
     PUBLIC_BASE_URL = "http://fieldapp.test"
+    DEMO_HOUSEHOLDS = 0  # the org-layer demo tests need no households; household tests ask for a size
 
 
 def resolve(app_config: dict) -> None:
