@@ -82,4 +82,4 @@ clean-instance:
 # Re-extract UI strings and merge them into the catalogues (then translate the new msgids in the .po files).
 i18n: $(VENV)/.deps
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ --no-location --sort-output --omit-header -o fieldapp/translations/messages.pot fieldapp
-	$(BIN)/pybabel update -i fieldapp/translations/messages.pot -d fieldapp/translations -l zh --no-fuzzy-matching --omit-header --no-location
+	$(BIN)/pybabel update -i fieldapp/translations/messages.pot -d fieldapp/translations -l zh --no-fuzzy-matching --omit-header

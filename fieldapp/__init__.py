@@ -64,6 +64,9 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     db.init_app(app)
+    from .core import access as _access
+    # Authenticate before the CSRF check, so a phone whose session is gone hears 401 "log in again", not 400.
+    app.before_request(_access.enforce)
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     csrf.init_app(app)
@@ -93,7 +96,6 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
         from .core.testhooks import bp as test_bp
         app.register_blueprint(test_bp)
 
-    app.before_request(access.enforce)
     app.after_request(web.security_headers)
     app.register_error_handler(Exception, web.handle_exception)
 
@@ -103,6 +105,8 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
     from .accounts.cli import users_cli
     from .core.cli import backup_command, restore_command
     from .demo.cli import demo_cli
+    from .households.sections import lpr_cli
+    app.cli.add_command(lpr_cli)
     app.cli.add_command(jobs.cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)

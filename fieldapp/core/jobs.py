@@ -3,12 +3,13 @@
 A job kind names two functions: `items(params)` lists stable item keys, and `process(params, key)` does one
 item's work inside the current transaction. The worker commits each chunk together with the JobItem rows that
 mark its items done (unique per job and key), so a worker killed mid-chunk loses only uncommitted work, and a
-resumed job never processes an item twice. Pages poll `Job.progress`.
+resumed job never processes an item twice. Pages poll its progress (`done_count` of `total`) at /jobs/<id>.
 """
 from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ import click
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -99,71 +101,110 @@ def enqueue(kind: str, params: dict | None = None, *, user_id: int | None = None
         if existing is not None:
             return existing
     job = Job(kind=kind, params=params or {}, created_by=user_id, dedupe_key=dedupe_key)
-    db.session.add(job)
-    db.session.flush()
+    if not dedupe_key:
+        db.session.add(job)
+        db.session.flush()
+        return job
+    try:
+        with db.session.begin_nested():  # a concurrent enqueue with the same key: keep theirs
+            db.session.add(job)
+    except IntegrityError:
+        theirs = db.session.scalar(sa.select(Job).where(Job.dedupe_key == dedupe_key))
+        if theirs is None:
+            raise
+        return theirs
     return job
 
 
 def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:100]
+
+
+def _claimable(now: datetime):
+    stale = now - STALE_AFTER
+    return sa.or_(Job.status == "queued",
+                  sa.and_(Job.status == "running", sa.or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < stale)))
 
 
 def claim(worker: str | None = None) -> Job | None:
-    """Take the oldest queued job, or a running one whose worker stopped sending heartbeats."""
+    """Take the oldest queued job, or a running one whose worker stopped sending heartbeats (commits)."""
     worker = worker or _worker_name()
     now = clock.utcnow_naive()
-    candidates = db.session.scalars(
-        sa.select(Job.id).where(sa.or_(Job.status == "queued",
-                                       sa.and_(Job.status == "running", Job.heartbeat_at < now - STALE_AFTER)))
-        .order_by(Job.id).limit(5)).all()
+    candidates = db.session.scalars(sa.select(Job.id).where(_claimable(now)).order_by(Job.id).limit(5)).all()
     for job_id in candidates:
+        # The condition is checked again by the UPDATE itself, so two workers never both win the same job.
         result = db.session.execute(
-            sa.update(Job).where(Job.id == job_id,
-                                 sa.or_(Job.status == "queued",
-                                        sa.and_(Job.status == "running", Job.heartbeat_at < now - STALE_AFTER)))
-            .values(status="running", locked_by=worker, heartbeat_at=now,
+            sa.update(Job).where(Job.id == job_id, _claimable(now))
+            .values(status="running", locked_by=worker, heartbeat_at=now, error=None, finished_at=None,
                     started_at=sa.func.coalesce(Job.started_at, now)))
         db.session.commit()
         if result.rowcount == 1:
-            return db.session.get(Job, job_id)
+            return db.session.get(Job, job_id, populate_existing=True)
+    db.session.commit()
     return None
 
 
-def run(job: Job, *, stop_after_chunks: int | None = None) -> Job:
-    """Work through a claimed job chunk by chunk; `stop_after_chunks` simulates a kill (tests, bench)."""
-    kind = KINDS[job.kind]
-    job_id = job.id
-    try:
-        keys = [str(k) for k in kind.items(job.params)]
-        done = set(db.session.scalars(sa.select(JobItem.item_key).where(JobItem.job_id == job_id)))
-        job.total = len(keys)
-        job.done_count = len(done)
+def requeue(job_id: int) -> bool:
+    """Put a failed job back in the queue to resume where it stopped (flushes, the caller commits)."""
+    result = db.session.execute(
+        sa.update(Job).where(Job.id == job_id, Job.status == "failed")
+        .values(status="queued", error=None, finished_at=None, locked_by=None))
+    return (result.rowcount or 0) == 1
+
+
+def run(job: Job, *, stop_after_chunks: int | None = None, worker: str | None = None) -> Job:
+    """Work through a claimed job chunk by chunk; `stop_after_chunks` simulates a kill (tests, bench).
+
+    Each chunk commits its effects together with the JobItem rows that mark its items done, and only while
+    `worker` (by default the one that claimed the job) still holds it: a worker that lost the job (its heartbeat
+    went stale and another worker reclaimed it) rolls its chunk back and stops.
+    """
+    job_id, owner = job.id, worker or job.locked_by
+    if owner is None:  # run without claim(): take it now
+        owner = _worker_name()
+        db.session.execute(sa.update(Job).where(Job.id == job_id).values(
+            status="running", locked_by=owner, heartbeat_at=clock.utcnow_naive(), error=None, finished_at=None,
+            started_at=sa.func.coalesce(Job.started_at, clock.utcnow_naive())))
         db.session.commit()
+    mine = sa.and_(Job.id == job_id, Job.locked_by == owner, Job.status == "running")
+    try:
+        kind = KINDS[job.kind]
+        params = dict(job.params or {})
+        keys = list(dict.fromkeys(str(k) for k in kind.items(params)))  # stable order, no duplicates
+        done = set(db.session.scalars(sa.select(JobItem.item_key).where(JobItem.job_id == job_id)))
         todo = [k for k in keys if k not in done]
+        if db.session.execute(sa.update(Job).where(mine).values(
+                total=len(keys), done_count=len(keys) - len(todo), heartbeat_at=clock.utcnow_naive())).rowcount != 1:
+            db.session.rollback()
+            return db.session.get(Job, job_id, populate_existing=True)
+        db.session.commit()
         chunks = 0
         for start in range(0, len(todo), kind.chunk):
             for key in todo[start:start + kind.chunk]:
-                kind.process(job.params, key)
+                kind.process(params, key)
                 db.session.add(JobItem(job_id=job_id, item_key=key))
             db.session.flush()
             count = db.session.scalar(sa.select(sa.func.count()).select_from(JobItem).where(JobItem.job_id == job_id))
-            db.session.execute(sa.update(Job).where(Job.id == job_id)
-                               .values(done_count=count, heartbeat_at=clock.utcnow_naive()))
+            still_mine = db.session.execute(
+                sa.update(Job).where(mine).values(done_count=count, heartbeat_at=clock.utcnow_naive())).rowcount
+            if still_mine != 1:
+                db.session.rollback()  # another worker took the job over: this chunk is theirs to do
+                return db.session.get(Job, job_id, populate_existing=True)
             db.session.commit()
             chunks += 1
             if stop_after_chunks is not None and chunks >= stop_after_chunks:
-                return db.session.get(Job, job_id)
-        db.session.execute(sa.update(Job).where(Job.id == job_id)
+                return db.session.get(Job, job_id, populate_existing=True)
+        db.session.execute(sa.update(Job).where(mine)
                            .values(status="done", finished_at=clock.utcnow_naive(), locked_by=None))
         db.session.commit()
     except Exception as exc:  # noqa: BLE001 - a failed job is recorded, the worker carries on
         db.session.rollback()
         current_app.logger.exception("job %s failed", job_id)
-        db.session.execute(sa.update(Job).where(Job.id == job_id)
+        db.session.execute(sa.update(Job).where(mine)
                            .values(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000],
                                    finished_at=clock.utcnow_naive(), locked_by=None))
         db.session.commit()
-    return db.session.get(Job, job_id)
+    return db.session.get(Job, job_id, populate_existing=True)
 
 
 def work_once() -> Job | None:
@@ -173,11 +214,19 @@ def work_once() -> Job | None:
 
 
 def tick() -> dict[str, int]:
-    """Run every time-driven task once; each is idempotent."""
+    """Run every time-driven task once, each in its own transaction; each is idempotent.
+
+    A task that fails is rolled back and logged, the others still run; its count is -1.
+    """
     results = {}
     for name, fn in sorted(TICKS.items()):
-        results[name] = fn()
-        db.session.commit()
+        try:
+            results[name] = int(fn() or 0)
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - one broken task must not stop the others
+            db.session.rollback()
+            current_app.logger.exception("tick task %s failed", name)
+            results[name] = -1
     return results
 
 
@@ -216,5 +265,8 @@ def work_command(once: bool, idle: float) -> None:
 @cli.command("tick")
 def tick_command() -> None:
     """Fire time-driven transitions (idempotent; run from cron every few minutes)."""
-    for name, count in tick().items():
-        click.echo(f"{name}: {count}")
+    results = tick()
+    for name, count in results.items():
+        click.echo(f"{name}: {count if count >= 0 else 'failed'}")
+    if any(count < 0 for count in results.values()):
+        click.get_current_context().exit(1)

@@ -19,6 +19,8 @@ bp = Blueprint("core", __name__)
 def home():
     """Each role's starting page: villages for field roles, administration for admins."""
     roles = set(current_user.role_codes)
+    if roles & {"grid_officer", "branch_manager"}:
+        return redirect(url_for("households.worklist"))
     if roles & access.DATA_ROLES:
         return redirect(url_for("org.villages"))
     return render("core/home.html", None, roles=roles)

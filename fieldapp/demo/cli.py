@@ -82,3 +82,15 @@ def load_command(households: int | None, force: bool) -> None:
     except DemoRefused as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"demo logins (password {DEMO_PASSWORD}): " + ", ".join(login.username for login in DEMO_LOGINS))
+
+
+def _load_households(options: DemoOptions) -> str:
+    from .households import load_households
+    return load_households(options)
+
+
+LAYERS.append(("households", _load_households))
+
+from .roster import roster_command  # noqa: E402
+
+demo_cli.add_command(roster_command)

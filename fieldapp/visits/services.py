@@ -274,16 +274,46 @@ def may_view_sensitive(user) -> bool:
     return bool(user.is_authenticated and user.has_role(*ID_PHOTO_ROLES))
 
 
-def save_photo(household: Household, user, raw: bytes, kind: str, visit: Visit | None = None) -> Photo:
-    """Run the pipeline on an upload and store it (sealed if sensitive); raises pipeline.PhotoError."""
+def client_photo_meta(form) -> tuple[float | None, float | None, datetime | None]:
+    """GPS and time the phone read from the original photo's EXIF before resizing it (resizing strips EXIF)."""
+    def number(name, low, high):
+        try:
+            value = float((form.get(name) or "").strip())
+        except ValueError:
+            return None
+        return value if low <= value <= high else None
+    lat, lng = number("gps_lat", -90, 90), number("gps_lng", -180, 180)
+    if lat is None or lng is None:
+        lat = lng = None
+    taken = None
+    raw = (form.get("taken_at") or "").strip()[:19]
+    if raw:
+        try:
+            taken = datetime.fromisoformat(raw)
+        except ValueError:
+            taken = None
+    return lat, lng, taken
+
+
+def save_photo(household: Household, user, raw: bytes, kind: str, visit: Visit | None = None,
+               client_meta: tuple[float | None, float | None, datetime | None] = (None, None, None)) -> Photo:
+    """Run the pipeline on an upload and store it (sealed if sensitive); raises pipeline.PhotoError.
+
+    GPS and time come from the file's EXIF when it still has them, else from what the phone read before resizing.
+    """
     processed = pipeline.process(raw)
+    gps_lat, gps_lng, taken_at = processed.gps_lat, processed.gps_lng, processed.taken_at
+    if gps_lat is None and client_meta[0] is not None:
+        gps_lat, gps_lng = client_meta[0], client_meta[1]
+    if taken_at is None:
+        taken_at = client_meta[2]
     encrypted = kind in SENSITIVE_KINDS
     sha = store.put_photo(processed.data, encrypted)
     thumb_sha = store.put_photo(processed.thumb, encrypted)
     photo = Photo(household_id=household.id, visit_id=visit.id if visit is not None else None, kind=kind,
                   sha256=sha, thumb_sha256=thumb_sha, mime="image/jpeg", width=processed.width,
                   height=processed.height, size_bytes=len(processed.data), encrypted=encrypted,
-                  gps_lat=processed.gps_lat, gps_lng=processed.gps_lng, taken_at=processed.taken_at,
+                  gps_lat=gps_lat, gps_lng=gps_lng, taken_at=taken_at,
                   uploaded_by=user.id, created_at=clock.utcnow_naive())
     db.session.add(photo)
     db.session.flush()

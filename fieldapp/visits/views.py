@@ -192,7 +192,8 @@ def photo_upload(household_id: int):
             form.kind.errors.append(_("Only grid officers and branch managers take ID document photos."))
         else:
             try:
-                photo = services.save_photo(h, current_user, raw, form.kind.data, visit)
+                photo = services.save_photo(h, current_user, raw, form.kind.data, visit,
+                                             client_meta=services.client_photo_meta(request.form))
             except PhotoError as exc:
                 form.photo.errors.append(str(services.PHOTO_ERRORS[exc.code]))
             else:

@@ -61,6 +61,8 @@ NOT_PAGES = {
     "core.healthz": "JSON health probe for load balancers",
     "accounts.set_language": "an action: sets the lang cookie and redirects (test_login_flow covers it)",
     "accounts.staff_role_scopes": "an htmx fragment swapped into the staff edit page (seen there)",
+    "households.import_template": "an .xlsx download, not a page",
+    "households.import_report": "a CSV download behind an import token, not a page",
 }
 
 # Who visits a page: the first of these roles the page's read policy allows.

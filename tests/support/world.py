@@ -10,6 +10,7 @@ from fieldapp.core.idnumber import check_char
 from fieldapp.extensions import db
 from fieldapp.households.models import Household, Member
 from fieldapp.households.rules import search_keys
+from fieldapp.households.services import id_hash
 from fieldapp.org.models import Assignment, Branch, County, Grid, GridArea, Township, Village, VillageGroup
 
 PASSWORD = "test-pass-123"
@@ -31,7 +32,7 @@ def add_household(village, group, code: str, members: list[tuple[str, str, str]]
         pinyin, initials = search_keys(name)
         db.session.add(Member(household_id=h.id, county_id=village.county_id, position=pos, is_head=pos == 0,
                               name=name, name_pinyin=pinyin, name_initials=initials, id_number=id_number,
-                              id_hash=f"test:{id_number}", id_last4=id_number[-4:], relation=relation,
+                              id_hash=id_hash(id_number), id_last4=id_number[-4:], relation=relation,
                               sex="M" if int(id_number[16]) % 2 else "F"))
     db.session.flush()
     return h

@@ -23,7 +23,12 @@ def _source_msgids() -> set[str]:
 def test_every_ui_string_is_translated_into_chinese():
     with PO.open("rb") as f:
         catalogue = read_po(f, locale="zh")
-    translated = {m.id: m.string for m in catalogue if m.id and m.string and "fuzzy" not in m.flags}
+    translated = {}
+    for m in catalogue:
+        key = m.id[0] if isinstance(m.id, (tuple, list)) else m.id
+        strings = m.string if isinstance(m.string, (tuple, list)) else (m.string,)
+        if key and all(strings) and "fuzzy" not in m.flags:
+            translated[key] = m.string
     missing = sorted(_source_msgids() - set(translated))
     assert missing == [], "run `make i18n` and translate these in " + str(PO.relative_to(ROOT)) + ":\n" + "\n".join(missing)
 
@@ -32,5 +37,10 @@ def test_placeholders_match():
     with PO.open("rb") as f:
         catalogue = read_po(f, locale="zh")
     for m in catalogue:
-        if m.id and m.string:
-            assert sorted(re.findall(r"%\(\w+\)[sd]", m.id)) == sorted(re.findall(r"%\(\w+\)[sd]", m.string)), m.id
+        if not m.id or not m.string:
+            continue
+        ids = m.id if isinstance(m.id, (tuple, list)) else (m.id,)
+        strings = [s for s in (m.string if isinstance(m.string, (tuple, list)) else (m.string,)) if s]
+        wanted = sorted(set(re.findall(r"%\(\w+\)[sd]", " ".join(ids))))
+        for string in strings:
+            assert sorted(set(re.findall(r"%\(\w+\)[sd]", string))) == wanted, m.id

@@ -264,6 +264,19 @@ def test_the_group_of_a_new_village_is_logged_with_its_id(world):
                                       "name": "三组"}
 
 
-def test_the_password_is_not_accepted_by_the_log_either(client, world):
-    """A sanity check that login really used the shared password (so the masks above mean something)."""
+def test_a_password_typed_into_the_login_box_is_not_logged(client, world):
+    """A common slip: the password goes into the username box. The failed-login event keeps 3 characters."""
+    assert client.post("/login", data={"login": PASSWORD, "password": PASSWORD}).status_code == 422
+    [event] = _events(action="login_failed")
+    assert event.changes["login"] == PASSWORD[:3] + "***"
     assert PASSWORD not in _all_changes_text()
+
+
+def test_odd_request_details_never_break_the_change_they_record(app, world):
+    """PostgreSQL refuses NUL characters in text: a hostile browser string must not turn a login into a 500."""
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = "evil\x00agent/" + "x" * 500
+    resp = client.post("/login", data={"login": world.officer.username, "password": PASSWORD})
+    assert resp.status_code == 303
+    [event] = _events(action="login")
+    assert event.user_agent.startswith("evilagent/") and len(event.user_agent) == 200

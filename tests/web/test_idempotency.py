@@ -116,7 +116,7 @@ def test_a_missing_or_malformed_key_is_refused_with_a_clear_message(client, worl
     resp = client.post("/staff/new", data=data)
     assert resp.status_code == 400
     assert "missing its one-time key" in resp.get_data(as_text=True)
-    for bad in ("short", "has spaces in it", "x" * 65, "<script>alert(1)</script>"):
+    for bad in ("short", "has spaces in it", "x" * 65, "<script>alert(1)</script>", "一次性的表单密钥"):
         assert client.post("/staff/new", data=_form(bad)).status_code == 400
     assert _users("clerk7") == 0 and _keys() == 0
     # the key may also come as a header (the offline outbox)
