@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Mapper, Session, mapped_column
 
 from ..extensions import db
 from . import clock
-from .masking import mask_id_number, mask_phone
+from .masking import mask_id_number, mask_name, mask_phone
 
 ACTIONS = ("create", "update", "delete", "transition", "view_sensitive", "print", "export", "login",
            "login_failed", "logout")
@@ -79,6 +79,8 @@ def protect(model, key: str, value):
         return _hash(str(value))
     if how == "mask_id":
         return mask_id_number(str(value))
+    if how == "mask_name":
+        return mask_name(str(value))
     return mask_phone(str(value))
 
 
