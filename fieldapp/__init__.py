@@ -55,6 +55,7 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
     app.config.from_object(config_object)
     app.config.update(overrides)
     config_module.resolve(app.config)
+    app.json.ensure_ascii = False  # Chinese in JSON (audit details, health) stays readable
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20,

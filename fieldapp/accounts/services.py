@@ -48,8 +48,8 @@ def _burn_time(password: str) -> None:
 
 def find_login(login: str) -> User | None:
     """A user by username or mobile number."""
-    login = (login or "").strip()
-    if not login:
+    login = (login or "").replace("\x00", "").strip()
+    if not login or len(login) > 60:
         return None
     return db.session.scalar(sa.select(User).where(sa.or_(User.username == login, User.mobile == login)))
 

@@ -14,7 +14,7 @@ class VersionField(HiddenField):
     @property
     def number(self) -> int | None:
         raw = str(self.data or "").strip()
-        return int(raw) if raw.isdigit() and len(raw) < 10 else None
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
     def pre_validate(self, form):
         if self.number is None:

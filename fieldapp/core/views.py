@@ -60,7 +60,8 @@ def audit_log():
     if filters["entity"]:
         stmt = stmt.where(AuditEvent.entity_type == filters["entity"][:40])
     if filters["actor"]:
-        stmt = stmt.where(AuditEvent.actor_name.like(f"%{filters['actor'][:50]}%"))
+        actor = filters["actor"][:50].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(AuditEvent.actor_name.like(f"%{actor}%", escape="\\"))
     for key, op in (("since", "ge"), ("until", "lt")):
         if filters[key]:
             try:
