@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
+
+# Speed is measured in bench/, never asserted: no per-example deadline on a loaded 2-core machine.
+settings.register_profile("fieldapp", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("fieldapp")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
