@@ -65,6 +65,48 @@ class LiveServer:
             return self._states[username]
 
 
+def add_file_records(w) -> None:
+    """What the household pages show, for h1 (in officer1's grid): a visit, a photo, a debt; and one LPR row.
+
+    Made through the app's own services where there is one (record_visit, the real photo pipeline into this
+    app's PHOTO_DIR), so the pages render what a real officer would have entered.
+    """
+    import io
+    from datetime import date
+    from decimal import Decimal
+
+    from PIL import Image
+
+    from fieldapp.core import clock
+    from fieldapp.households import rules
+    from fieldapp.households.models import Debt, LprRate
+    from fieldapp.households.sections import lpr_table
+    from fieldapp.visits import services as visits
+
+    w.lpr1 = LprRate(effective_on=date(2024, 10, 21), one_year=Decimal("3.10"), five_year=Decimal("3.60"))
+    db.session.add(w.lpr1)
+    db.session.flush()
+    w.visit1 = visits.record_visit(w.h1, w.officer, visits.VisitInput(
+        purpose="first", outcome="done", notes="户主在家，看了房屋和圈舍。", gps_lat=26.536, gps_lng=99.901,
+        gps_accuracy_m=12.0))
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240), (120, 160, 90)).save(buf, "JPEG")
+    w.photo1 = visits.save_photo(w.h1, w.officer, buf.getvalue(), "house", visit=w.visit1)
+    debt = Debt(household_id=w.h1.id, kind="private", lender_type="relative", creditor_name="王大伯",
+                principal_written_fen=5_000_000, principal_received_fen=5_000_000, balance_fen=3_000_000,
+                contract_date=date(2024, 3, 1), rate_value=Decimal("1.5"), rate_unit="pct_month",
+                written_contract=True, status="normal")
+    result = rules.assess_debt(kind=debt.kind, principal_written=debt.principal_written_fen,
+                               principal_received=debt.principal_received_fen, rate_value=debt.rate_value,
+                               rate_unit=debt.rate_unit, contract_date=debt.contract_date,
+                               written_contract=debt.written_contract, table=lpr_table(), today=clock.today())
+    debt.annual_rate, debt.cap_rate = result.annual_rate, result.cap
+    debt.flags = [f for f in rules.DEBT_FLAGS if f in result.flags]
+    w.debt1 = debt
+    db.session.add(debt)
+    db.session.flush()
+
+
 @pytest.fixture(scope="module")
 def live_server(database_template, tmp_path_factory):
     """The app (real CSRF) served in a background thread on a private copy of the template database."""
@@ -83,6 +125,7 @@ def live_server(database_template, tmp_path_factory):
         from tests.support.world import build_world
         w = build_world()
         db.session.flush()
+        add_file_records(w)
         job = Job(kind="browser-sweep", params={}, status="done", total=3, done_count=3,
                   created_by=w.sysadmin.id)
         db.session.add(job)

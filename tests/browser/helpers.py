@@ -34,6 +34,7 @@ def snapshot_world(w, *, job) -> SimpleNamespace:
                                                                      GridArea.village_id == w.v1.id))
     snap.g1_assignment_id = db.session.scalar(sa.select(Assignment.id).where(Assignment.grid_id == w.g1.id,
                                                                              Assignment.user_id == w.officer.id))
+    snap.h1_member_id = sorted(w.h1.members, key=lambda m: (m.relation != "head", m.id))[0].id
     return snap
 
 
@@ -54,6 +55,14 @@ PARAMS = {
     "user_id": lambda w: w.officer.id,               # a grid officer: managed by hq
     "grant_id": lambda w: w.officer_grant_id,        # officer1's grid_officer grant (nested under user_id)
     "job_id": lambda w: w.job.id,                    # a finished job created by sysadmin (see conftest)
+    "household_id": lambda w: w.h1.id,               # 张三's household in 金星村 一组 (officer1's grid)
+    "member_id": lambda w: w.h1_member_id,           # 张三, head of h1 (nested under household_id)
+    "name": lambda w: "debts",                       # the richest section form: debts (rates, caps, flags)
+    "row_id": lambda w: w.debt1.id,                  # a private loan of h1 (nested under household_id + name)
+    "visit_id": lambda w: w.visit1.id,               # officer1's first visit to h1 (see conftest)
+    "photo_id": lambda w: w.photo1.id,               # a house photo of h1, stored by the real pipeline
+    "rate_id": lambda w: w.lpr1.id,                  # a dated LPR row (POST only: remove)
+    "token": lambda w: "no-such-import",             # an import upload token (POST only: the commit)
 }
 
 # GET endpoints that are not pages a person looks at; `test_every_get_route_is_swept_or_listed` keeps this honest.
@@ -63,6 +72,8 @@ NOT_PAGES = {
     "accounts.staff_role_scopes": "an htmx fragment swapped into the staff edit page (seen there)",
     "households.import_template": "an .xlsx download, not a page",
     "households.import_report": "a CSV download behind an import token, not a page",
+    "visits.photo": "a JPEG (shown inside the household and visit pages, which the sweep checks), not a page",
+    "visits.photo_thumb": "a JPEG thumbnail (the <img> of the household and visit pages), not a page",
 }
 
 # Who visits a page: the first of these roles the page's read policy allows.

@@ -36,14 +36,19 @@ def lang_cookie(ctx) -> str | None:
 
 
 def test_grid_officer_sees_only_their_grids_villages(new_context, world_ids):
+    """A grid officer starts on the worklist (/worklist); it and /villages list only their grid's villages."""
     page = new_context().new_page()
     login_via_form(page, world_ids.officer.username)
-    assert path_of(page) == "/villages"
-    names = page.locator("#village-rows .card-link strong").all_inner_texts()
-    assert sorted(names) == sorted(["金星村", "龙门村"])
-    listing = page.locator("main").inner_text()
-    for other in ("桃源村", "天马村", "乌兰嘎查"):
-        assert other not in listing
+    assert path_of(page) == "/worklist"
+    for path, cards in (("/worklist", "#worklist-villages .card-link strong"),
+                        ("/villages", "#village-rows .card-link strong")):
+        if path_of(page) != path:
+            page.goto(path)
+        names = page.locator(cards).all_inner_texts()
+        assert sorted(names) == sorted(["金星村", "龙门村"]), f"{path}: {names}"
+        listing = page.locator("main").inner_text()
+        for other in ("桃源村", "天马村", "乌兰嘎查"):
+            assert other not in listing, f"{path} shows {other}, outside officer1's grid"
 
 
 def test_switch_to_english_and_back_is_remembered(new_context, world_ids):
@@ -91,7 +96,7 @@ def test_wrong_password_gives_a_clear_message_in_chinese(new_context, world_ids)
 def test_log_out_from_the_bottom_nav(new_context, world_ids):
     page = new_context().new_page()
     login_via_form(page, world_ids.manager.username)
-    assert path_of(page) == "/villages"
+    assert path_of(page) == "/worklist"
     page.locator("nav.bottom-nav form button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/login(\?.*)?$"))
     expect(page.locator("#login-form")).to_be_visible()
@@ -109,8 +114,8 @@ def test_back_button_after_log_out_shows_no_staff_page(new_context, world_ids):
     """
     page = new_context().new_page()
     login_via_form(page, world_ids.manager.username)
-    page.locator("#village-rows .card-link", has_text="金星村").click()
-    page.wait_for_url(f"**/villages/{world_ids.v1.id}")
+    page.locator("#worklist-villages .card-link", has_text="金星村").click()
+    page.wait_for_url(f"**/worklist/villages/{world_ids.v1.id}")
     page.locator("nav.bottom-nav form button[type=submit]").click()
     page.wait_for_url(re.compile(r"/login(\?.*)?$"))
     cached = page.evaluate("sessionStorage.getItem('htmx-history-cache') || ''")
