@@ -180,3 +180,42 @@ def test_households_belong_to_their_villages_groups_and_officers(app):
     from fieldapp.accounts.models import User
     staff = set(db.session.scalars(sa.select(Visit.staff_id).distinct()))
     assert staff and all(db.session.get(User, s).has_role("grid_officer") for s in staff)
+
+
+def test_initials_search_over_the_demo_county_is_one_query(app):
+    """Issue 4: searching 12,000 households by pinyin initials costs one SQL statement beyond the page's own."""
+    import re
+
+    from sqlalchemy import event
+
+    from fieldapp.demo import DEMO_PASSWORD
+    from fieldapp.households.models import Household as H
+    from tests.conftest import HX, login
+
+    run_demo(app, "--households", "12000")
+    client = app.test_client()
+    login(client, "officer1", DEMO_PASSWORD)
+    page = client.get("/worklist").get_data(as_text=True)
+    village_id = int(re.search(r'href="/worklist/villages/(\d+)"', page).group(1))
+    head = db.session.scalar(sa.select(Member).join(H, H.id == Member.household_id)
+                             .where(H.village_id == village_id, Member.is_head).order_by(Member.id))
+    assert head.name_initials
+
+    def statements(url):
+        seen = []
+
+        def listener(_conn, _cursor, statement, *_args):
+            seen.append(statement)
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            resp = client.get(url, headers=HX)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return seen, resp
+
+    statements("/households/search?q=")
+    baseline, _ = statements("/households/search?q=")
+    seen, resp = statements(f"/households/search?q={head.name_initials}")
+    assert resp.status_code == 200 and head.name in resp.get_data(as_text=True)
+    assert len(seen) - len(baseline) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(H)) >= 12_000
