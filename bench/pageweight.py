@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -96,7 +97,17 @@ def get_routes(app) -> list[Route]:
         if "GET" not in (rule.methods or ()):
             continue
         pol = getattr(app.view_functions[rule.endpoint], "_access_policy", None)
-        out.append(Route(rule.rule, rule.endpoint, tuple(sorted(rule.arguments)), pol.read if pol else None))
+        read = pol.read if pol else None
+        if rule.endpoint == "households.section" and "name" in rule.arguments:
+            # one row per credit-file section: each is its own screen on the phone
+            from fieldapp.households.rules import SECTION_ORDER
+            for section in SECTION_ORDER:
+                if section == "members":
+                    continue  # the members screen has its own route
+                fixed = re.sub(r"<(?:[^:<>]+:)?name>", section, rule.rule)
+                out.append(Route(fixed, rule.endpoint, tuple(a for a in sorted(rule.arguments) if a != "name"), read))
+            continue
+        out.append(Route(rule.rule, rule.endpoint, tuple(sorted(rule.arguments)), read))
     return out
 
 
