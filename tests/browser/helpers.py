@@ -256,3 +256,23 @@ def format_axe(violations: list[dict]) -> str:
         lines.append(f"  [{v['impact']}] {v['id']}: {v['help']}")
         lines.extend(f"      {n}" for n in v["nodes"])
     return "\n".join(lines)
+
+
+def watch_contexts(new_context):
+    """Wrap the conftest context factory so any script error or CSP violation on an opened page is collected.
+
+    Returns (make, problems): use `make` like `new_context`, and assert `problems` is empty at the end.
+    """
+    problems: list[str] = []
+
+    def watch(page):
+        page.on("pageerror", lambda e: problems.append(f"script error on {page.url}: {e}"))
+        page.on("console", lambda m: problems.append(f"{page.url}: {m.text}")
+                if "Content Security Policy" in m.text else None)
+
+    def make(*args, **kwargs):
+        ctx = new_context(*args, **kwargs)
+        ctx.on("page", watch)
+        return ctx
+
+    return make, problems

@@ -41,18 +41,8 @@ NONE_SECTIONS = ("debts", "insurance", "negative")
 @pytest.fixture
 def new_context(new_context):
     """The conftest factory, watched: any script error or CSP violation on a page the test opens fails the test."""
-    problems: list[str] = []
-
-    def watch(page):
-        page.on("pageerror", lambda e: problems.append(f"script error on {page.url}: {e}"))
-        page.on("console", lambda m: problems.append(f"{page.url}: {m.text}")
-                if "Content Security Policy" in m.text else None)
-
-    def make(*args, **kwargs):
-        ctx = new_context(*args, **kwargs)
-        ctx.on("page", watch)
-        return ctx
-
+    from tests.browser.helpers import watch_contexts
+    make, problems = watch_contexts(new_context)
     yield make
     assert not problems, "\n".join(problems)
 
