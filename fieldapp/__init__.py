@@ -11,7 +11,9 @@ CAPABILITIES = ("accounts", "org", "core")
 
 
 def _select_locale() -> str:
-    from flask import current_app
+    from flask import current_app, has_request_context
+    if not has_request_context():  # jobs, ticks and the CLI speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     chosen = request.cookies.get("lang")
     if chosen in languages:
@@ -87,12 +89,14 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
     from .core.views import bp as core_bp
     from .households import bp as households_bp
     from .org import bp as org_bp
+    from .ratings import bp as ratings_bp
     from .visits import bp as visits_bp
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(org_bp)
     app.register_blueprint(households_bp)
     app.register_blueprint(visits_bp)
+    app.register_blueprint(ratings_bp)
     if app.config.get("ENABLE_TEST_HOOKS"):
         from .core.testhooks import bp as test_bp
         app.register_blueprint(test_bp)

@@ -250,6 +250,12 @@ def get_or_404(model, id_: int):
     return db.one_or_404(scoped(sa.select(model).where(model.id == id_), model))
 
 
+def village_get_or_404(model, id_: int):
+    """One row of a village-wide model (county_id, village_id; no group) the user sees wholly or in part, or 404."""
+    stmt = sa.select(model).where(model.id == id_, village_clause(model.village_id, model.county_id))
+    return db.one_or_404(stmt)
+
+
 def groups_visible_in(village) -> list:
     """The groups of `village` the current user sees (all of them unless the grid covers single groups)."""
     area = current_area()

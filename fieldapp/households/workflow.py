@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from blinker import Namespace
 from flask import has_request_context
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -35,6 +36,10 @@ DONE = "done"  # the visit outcome 完成
 # Columns never copied into a snapshot: keys, housekeeping, and what SD-5 keeps out of a frozen copy.
 SNAPSHOT_SKIP = {"household_id", "county_id", "created_at", "id_hash", "health", "name_pinyin", "name_initials",
                  "position", "id_last4", "mobile_last4"}
+
+
+# Sent with the household after a version is accepted (ratings re-rate a household already rated).
+file_accepted = Namespace().signal("file-accepted")
 
 
 class TransitionRefused(Exception):
@@ -246,6 +251,8 @@ def decide(household: Household, version: CreditFile, decision: str, comments: d
     household.file_status = status
     services.touch(household)
     db.session.flush()
+    if decision == "accept":
+        file_accepted.send(household)
 
 
 # ---------------------------------------------------------------- review display
