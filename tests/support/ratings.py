@@ -153,3 +153,10 @@ def ballot_form(answers: dict, vetoes=(), version: int = 0) -> dict:
     data.update({f"veto_{code}": "y" for code in vetoes})
     data["version"] = str(version)
     return data
+
+
+def sweep_meeting(w) -> tuple[int, int]:
+    """For the browser sweep: a voting phones meeting of 金星村 (v1) with one household, chaired by w.secretary, who
+    sits on it with w.panel (both present). Commits; returns (meeting id, its first item id)."""
+    meeting = make_meeting(w, households=1)
+    return meeting.id, meeting.items[0].id
