@@ -178,7 +178,7 @@ def request_override(rating: Rating, user, *, grade: str | None, line_fen: int |
     rating.override_reason = reason.strip()
     rating.override_by = user.id
     rating.override_at = utcnow_naive()
-    audit.record("rating.override_requested", "Rating", rating.id, reason=reason.strip(),
+    audit.record("rating.override", "Rating", rating.id, reason=reason.strip(),
                  changes={"grade": grade, "line_fen": line_fen})
 
 
@@ -281,9 +281,11 @@ def _batch_process(params: dict, key: str) -> None:
 jobs.register("ratings.rate_village", _batch_items, _batch_process, chunk=25)
 
 
-def start_batch(village_id: int, *, user_id: int, idem: str | None = None) -> jobs.Job:
-    """Queue rating of every unrated accepted household of the village (one job per village and request)."""
-    ids = village_households_to_rate(village_id)
+def start_batch(village_id: int, *, user_id: int, idem: str | None = None,
+                household_ids: list[int] | None = None) -> jobs.Job:
+    """Queue rating of the village's unrated accepted households (or the given ones: an officer whose grid holds
+    only some groups rates only those); one job per village and request key."""
+    ids = village_households_to_rate(village_id) if household_ids is None else list(household_ids)
     key = f"ratings:{village_id}:{idem}" if idem else None
     return jobs.enqueue("ratings.rate_village", {"village_id": village_id, "household_ids": ids, "user_id": user_id},
                         user_id=user_id, dedupe_key=key)
