@@ -89,7 +89,13 @@ def _load_households(options: DemoOptions) -> str:
     return load_households(options)
 
 
+def _load_ratings(options: DemoOptions) -> str:
+    from .ratings import load_ratings
+    return load_ratings(options)
+
+
 LAYERS.append(("households", _load_households))
+LAYERS.append(("ratings", _load_ratings))
 
 from .roster import roster_command  # noqa: E402
 

@@ -193,15 +193,13 @@ def _row_dict(row) -> dict:
     return out
 
 
-def snapshot(household: Household) -> dict:
-    """Every sub-record as plain JSON (member ID numbers masked), frozen at submission."""
-    from ..visits.models import Consent, Visit
+def freeze(household: Household, rows: dict[str, list], visit_ids: list[int], consents: list[dict],
+           states: dict[str, str]) -> dict:
+    """The snapshot of a file from its rows by section (ORM objects): plain JSON, member ID numbers masked."""
     sections: dict[str, list] = {}
     for name in rules.SECTION_ORDER:
-        model = services.SECTION_MODELS[name]
-        rows = db.session.scalars(sa.select(model).where(model.household_id == household.id).order_by(model.id))
         items = []
-        for row in rows:
+        for row in rows.get(name, []):
             item = _row_dict(row)
             if name == "members" and item.get("id_number"):
                 item["id_number"] = mask_id_number(item["id_number"])
@@ -209,15 +207,26 @@ def snapshot(household: Household) -> dict:
                 item["mobile"] = mask_phone(item["mobile"])
             items.append(item)
         sections[name] = items
+    return {"household": {"code": household.code, "head_name": household.head_name,
+                          "declared_none": sorted(household.declared_none or [])},
+            "states": states, "sections": sections, "visit_ids": visit_ids,
+            "consents": consents, "taken_at": clock.utcnow_naive().isoformat()}
+
+
+def snapshot(household: Household) -> dict:
+    """Every sub-record as plain JSON (member ID numbers masked), frozen at submission."""
+    from ..visits.models import Consent, Visit
+    rows = {}
+    for name in rules.SECTION_ORDER:
+        model = services.SECTION_MODELS[name]
+        rows[name] = list(db.session.scalars(sa.select(model).where(model.household_id == household.id)
+                                             .order_by(model.id)))
     visits = list(db.session.scalars(sa.select(Visit.id).where(Visit.household_id == household.id,
                                                                Visit.outcome == DONE).order_by(Visit.id)))
     consents = [{"kind": k, "method": m} for k, m in db.session.execute(
         sa.select(Consent.kind, Consent.method).where(Consent.household_id == household.id,
                                                       Consent.revoked_at.is_(None)).order_by(Consent.id))]
-    return {"household": {"code": household.code, "head_name": household.head_name,
-                          "declared_none": sorted(household.declared_none or [])},
-            "states": services.section_states(household), "sections": sections, "visit_ids": visits,
-            "consents": consents, "taken_at": clock.utcnow_naive().isoformat()}
+    return freeze(household, rows, visits, consents, services.section_states(household))
 
 
 def submit_version(household: Household) -> CreditFile:
