@@ -11,3 +11,7 @@ from ..households.workflow import file_accepted  # noqa: E402
 @file_accepted.connect
 def _rerate(household):
     services.on_file_accepted(household)
+from . import batch_views  # noqa: E402,F401
+from . import model_admin  # noqa: E402,F401
+from . import views  # noqa: E402,F401
+from . import meeting_views  # noqa: E402,F401

@@ -35,6 +35,17 @@ def snapshot_world(w, *, job) -> SimpleNamespace:
     snap.g1_assignment_id = db.session.scalar(sa.select(Assignment.id).where(Assignment.grid_id == w.g1.id,
                                                                              Assignment.user_id == w.officer.id))
     snap.h1_member_id = sorted(w.h1.members, key=lambda m: (m.relation != "head", m.id))[0].id
+    from tests.support.ratings import sweep_meeting
+    snap.meeting_id, snap.meeting_item_id = sweep_meeting(w)  # a voting review meeting of 金星村 (commits)
+    from fieldapp.ratings import services as rating_services
+    from fieldapp.ratings.models import BonusRecommendation, ReviewItem
+    snap.rating_id = db.session.get(ReviewItem, snap.meeting_item_id).rating_id
+    snap.model_id = rating_services.current_model().id
+    bonus = BonusRecommendation(county_id=w.h1.county_id, village_id=w.h1.village_id, group_id=w.h1.group_id,
+                                household_id=w.h1.id, kind="red_credit_demo", recommender="金星村党支部")
+    db.session.add(bonus)
+    db.session.commit()
+    snap.bonus_id = bonus.id
     return snap
 
 
@@ -63,6 +74,11 @@ PARAMS = {
     "photo_id": lambda w: w.photo1.id,               # a house photo of h1, stored by the real pipeline
     "rate_id": lambda w: w.lpr1.id,                  # a dated LPR row (POST only: remove)
     "token": lambda w: "no-such-import",             # an import upload token (POST only: the commit)
+    "meeting_id": lambda w: w.meeting_id,            # a voting review meeting of 金星村, secretary1 chairs and votes
+    "item_id": lambda w: w.meeting_item_id,          # its household (nested under meeting_id)
+    "rating_id": lambda w: w.rating_id,              # that household's proposed rating (the "why" page)
+    "model_id": lambda w: w.model_id,                # the scoring model in force (version 1)
+    "bonus_id": lambda w: w.bonus_id,                # a red-credit recommendation of h1 (POST only: withdraw)
 }
 
 # GET endpoints that are not pages a person looks at; `test_every_get_route_is_swept_or_listed` keeps this honest.
@@ -74,6 +90,8 @@ NOT_PAGES = {
     "households.import_report": "a CSV download behind an import token, not a page",
     "visits.photo": "a JPEG (shown inside the household and visit pages, which the sweep checks), not a page",
     "visits.photo_thumb": "a JPEG thumbnail (the <img> of the household and visit pages), not a page",
+    "ratings.meeting_sheet": "the blank review sheet, a PDF (tests/web/test_meetings.py checks it), not a page",
+    "ratings.why_print": "the rating explanation as a PDF (tests/web/test_rating_approval.py checks it), not a page",
 }
 
 # Who visits a page: the first of these roles the page's read policy allows.
