@@ -88,6 +88,7 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
     from .accounts import bp as accounts_bp
     from .core.views import bp as core_bp
     from .households import bp as households_bp
+    from .notices import bp as notices_bp
     from .org import bp as org_bp
     from .ratings import bp as ratings_bp
     from .visits import bp as visits_bp
@@ -97,6 +98,7 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
     app.register_blueprint(households_bp)
     app.register_blueprint(visits_bp)
     app.register_blueprint(ratings_bp)
+    app.register_blueprint(notices_bp)
     if app.config.get("ENABLE_TEST_HOOKS"):
         from .core.testhooks import bp as test_bp
         app.register_blueprint(test_bp)

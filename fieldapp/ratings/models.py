@@ -218,6 +218,8 @@ class Rating(db.Model):
     valid_from: Mapped[date | None]
     valid_to: Mapped[date | None]
     superseded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ratings.id"))
+    # a re-rating after an upheld objection: the on-notice rating it will replace once a second person approves it
+    replaces_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ratings.id"))
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
     version: Mapped[int] = mapped_column(default=1)
 

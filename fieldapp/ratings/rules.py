@@ -714,14 +714,17 @@ STATUS_LABELS = {
     "not_rated": N_("Not rated"),
 }
 LIVE_STATUSES = ("proposed", "reviewed", "approved", "on_notice", "re_notice", "final")
-EVENTS = ("review", "approve", "return_for_review", "veto", "notice", "object_upheld", "finalise", "withdraw",
-          "expire", "supersede")
+EVENTS = ("review", "approve", "return_for_review", "veto", "notice", "object_upheld", "renotice", "finalise",
+          "withdraw", "expire", "supersede")
 TRANSITIONS: dict[tuple[str, str], str] = {
     ("proposed", "review"): "reviewed",  # the meeting scored it
     ("reviewed", "approve"): "approved",  # R2 (or R1 above the branch limit) approves / adjusts
     ("approved", "return_for_review"): "reviewed",  # approval undone before the notice opens (e.g. wrong line)
     ("approved", "notice"): "on_notice",
     ("on_notice", "object_upheld"): "re_notice",  # score/grade/line changed: a short second notice
+    # an upheld objection's re-rating (a new row, approved by a second person) goes straight to the re-notice; the
+    # rating it replaces is superseded
+    ("approved", "renotice"): "re_notice",
     ("on_notice", "finalise"): "final",
     ("re_notice", "finalise"): "final",
     ("on_notice", "withdraw"): "withdrawn",

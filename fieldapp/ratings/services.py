@@ -17,7 +17,9 @@ from ..extensions import db
 from ..households.models import CreditFile, Household
 from ..households.workflow import current_accepted
 from . import rules
-from .models import ENDED_STATUSES, BonusRecommendation, Rating, ScoringModel
+from .models import ENDED_STATUSES, BonusRecommendation, Rating, ReviewItem, ScoringModel
+
+ON_NOTICE = ("on_notice", "re_notice")
 
 
 class Refused(Exception):
@@ -226,6 +228,66 @@ def transition(rating: Rating, event: str) -> None:
     _set_status(rating, event)
 
 
+# ---------------------------------------------------------------- re-rating after an upheld objection (W4 N-10, N-11)
+
+def meeting_tally(rating: Rating):
+    """The committee's character tally and vetoes for `rating` from its review item (None, () when it has none)."""
+    item = db.session.scalar(sa.select(ReviewItem).where(ReviewItem.rating_id == rating.id)
+                             .order_by(ReviewItem.id.desc()).limit(1))
+    if item is None or not item.tally:
+        return None, ()
+    tally = rules.CharacterTally(yes=item.tally.get("yes", {}), voters=int(item.tally.get("voters", 0)))
+    return tally, tuple(item.tally.get("vetoes", ()))
+
+
+def propose_rerating(old: Rating, *, user_id: int | None, set_aside_committee: bool = False) -> Rating:
+    """Score the household's current accepted file again for an upheld objection, under the old rating's model.
+
+    The committee's votes carry over, unless clan pressure or favouritism was found (N-11): then the branch
+    re-scores with the committee result set aside. The new rating waits (not live) for a second person's approval.
+    """
+    if old.status not in ON_NOTICE:
+        raise Refused(_("Only a rating on public notice can be re-rated after an objection."), code="transition")
+    pending = db.session.scalar(sa.select(Rating).where(Rating.replaces_id == old.id, Rating.status == "reviewed"))
+    if pending is not None:
+        return pending
+    household = db.session.get(Household, old.household_id)
+    version = current_accepted(household)
+    model = db.session.get(ScoringModel, old.model_id)
+    tally, vetoes = (None, ()) if set_aside_committee else meeting_tally(old)
+    result = rules.score(facts_for(household, version, model.params), model.params, character=tally,
+                         committee_vetoes=vetoes)
+    rating = Rating(county_id=old.county_id, village_id=old.village_id, group_id=old.group_id,
+                    household_id=old.household_id, live_household_id=None, credit_file_id=version.id,
+                    file_version_no=version.version_no, model_id=model.id, model_version=model.version_no,
+                    meeting_id=None if set_aside_committee else old.meeting_id, status="reviewed",
+                    proposed_by=user_id, proposed_at=utcnow_naive(), reviewed_at=utcnow_naive(), replaces_id=old.id)
+    _apply_result(rating, result)
+    db.session.add(rating)
+    db.session.flush()
+    audit.record("rating.rerating", "Rating", rating.id, changes={"replaces": old.id,
+                                                                  "committee_set_aside": set_aside_committee})
+    return rating
+
+
+def approve_rerating(rating: Rating, user, *, comment: str | None = None) -> Rating:
+    """A second person approves the re-rating: it replaces the on-notice rating and goes on a short re-notice.
+
+    Returns the replaced rating. A vetoed re-rating ends the old one as not_rated instead (no notice: N-5).
+    """
+    old = db.session.get(Rating, rating.replaces_id) if rating.replaces_id else None
+    if old is None or old.status not in ON_NOTICE:
+        raise Refused(_("This re-rating no longer has a rating on notice to replace."), code="transition")
+    approve(rating, user, comment=comment)  # maker-checker and authority, as for any approval
+    _set_status(old, "supersede")
+    old.superseded_by_id = rating.id
+    db.session.flush()  # frees the household's live slot
+    rating.live_household_id = rating.household_id
+    if rating.status == "approved":
+        _set_status(rating, "renotice")
+    return old
+
+
 # ---------------------------------------------------------------- time and new file versions
 
 @jobs.tick_task("ratings.expire")
@@ -244,8 +306,11 @@ def is_expired(rating: Rating, today: date | None = None) -> bool:
 
 def on_file_accepted(household: Household) -> Rating | None:
     """A new file version was accepted: a household already rated is re-rated on it (history kept)."""
-    if live_rating(household.id) is None and not ratings_of(household.id):
+    live = live_rating(household.id)
+    if live is None and not ratings_of(household.id):
         return None
+    if live is not None and live.status in ON_NOTICE:
+        return None  # on notice: a change goes through the objection's re-rating (propose_rerating)
     version = current_accepted(household)
     return propose(household, user_id=version.submitted_by if version else None)
 
