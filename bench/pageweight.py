@@ -111,8 +111,14 @@ def get_routes(app) -> list[Route]:
     return out
 
 
+# Pages only a committee member can open: the demo's mid-review meeting (石桥村) seats panel1, who has not voted yet.
+ROLE_FOR_ENDPOINT = {"ratings.meeting_vote": "panel_member", "ratings.meeting_ballot": "panel_member"}
+
+
 def role_for(route: Route) -> str | None:
     """None for a public page (visited logged out), else the role that visits it."""
+    if route.endpoint in ROLE_FOR_ENDPOINT:
+        return ROLE_FOR_ENDPOINT[route.endpoint]
     if route.read == "public":
         return None
     if route.read is None or route.read == "any_user":
@@ -158,11 +164,22 @@ def _user_ids(bench: Bench, limit: int) -> list[int]:
     return list(dict.fromkeys([*first, *rest]))
 
 
+def _item_ids(bench: Bench, limit: int) -> list[int]:
+    """Review items of the first meeting (the demo's mid-review one, where panel1 has not voted yet)."""
+    import sqlalchemy as sa
+    from fieldapp.extensions import db
+    from fieldapp.ratings.models import ReviewItem
+    first = db.session.scalar(sa.select(sa.func.min(ReviewItem.meeting_id)))
+    return db.session.scalars(sa.select(ReviewItem.id).where(ReviewItem.meeting_id == first)
+                              .order_by(ReviewItem.id).limit(limit)).all()
+
+
 # URL parameter -> candidate ids, best first. A parameter not listed here falls back to the table its name points
 # at (<thing>_id: the model named Thing, else the one table named "things" or "..._things"), by id.
 PARAMS = {
     "village_id": _village_ids,   # the first village of officer1's grids
     "user_id": _user_ids,         # officer1 (the staff edit page shows a grid officer)
+    "item_id": _item_ids,         # a household on the mid-review meeting (the ballot page)
 }
 
 
