@@ -181,6 +181,15 @@ def new_context(browser, device, live_server):
 
 
 @pytest.fixture
+def watched_context(new_context):
+    """The new_context factory, watched: any script error or CSP violation on a page the test opens fails the test."""
+    from tests.browser.helpers import watch_contexts
+    make, problems = watch_contexts(new_context)
+    yield make
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
 def world_ids(live_server):
     """The committed world as plain values (ids, usernames, names)."""
     return live_server.world

@@ -294,3 +294,13 @@ def watch_contexts(new_context):
         return ctx
 
     return make, problems
+
+
+def in_db(live_server, fn):
+    """Run fn() against the live server's database (its own session, closed afterwards)."""
+    from fieldapp.extensions import db
+    with live_server.app.app_context():
+        try:
+            return fn()
+        finally:
+            db.session.remove()

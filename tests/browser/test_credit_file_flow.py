@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 from tests.support.world import make_id
 
 from fieldapp.extensions import db
+from tests.browser.helpers import in_db
 
 pytestmark = pytest.mark.browser
 
@@ -36,24 +37,6 @@ ROWS = {
     "expenses": {"year": "2024", "category": "living", "amount": "1.2万"},
 }
 NONE_SECTIONS = ("debts", "insurance", "negative")
-
-
-@pytest.fixture
-def new_context(new_context):
-    """The conftest factory, watched: any script error or CSP violation on a page the test opens fails the test."""
-    from tests.browser.helpers import watch_contexts
-    make, problems = watch_contexts(new_context)
-    yield make
-    assert not problems, "\n".join(problems)
-
-
-def in_db(live_server, fn):
-    """Run fn() against the live server's database (its own session, closed afterwards)."""
-    with live_server.app.app_context():
-        try:
-            return fn()
-        finally:
-            db.session.remove()
 
 
 def members_of(live_server, household_id: int) -> list[tuple[str, str | None]]:
@@ -92,9 +75,9 @@ def section_errors(page) -> str:
     return " | ".join(page.locator("#section .error").all_inner_texts())
 
 
-def test_officer_fills_a_whole_file_from_search_to_complete(new_context, world_ids, live_server):
+def test_officer_fills_a_whole_file_from_search_to_complete(watched_context, world_ids, live_server):
     hid = world_ids.h2.id
-    page = new_context(world_ids.officer).new_page()
+    page = watched_context(world_ids.officer).new_page()
 
     # ---- 1. the worklist's search box: pinyin initials find 单田芳 (htmx results), and open the household
     page.goto("/worklist")

@@ -15,28 +15,13 @@ import pytest
 from playwright.sync_api import expect
 
 from fieldapp.extensions import db
+from tests.browser.helpers import in_db
 
 pytestmark = pytest.mark.browser
 
 CHECKED_Q = re.compile(r'<input[^>]*\bchecked\b[^>]*name="q_(\w+)"[^>]*value="(\w+)"|'
                        r'<input[^>]*name="q_(\w+)"[^>]*value="(\w+)"[^>]*\bchecked\b')
 CHECKED_VETO = re.compile(r'<input[^>]*(\bchecked\b[^>]*name="veto_(\w+)"|name="veto_(\w+)"[^>]*\bchecked\b)')
-
-
-@pytest.fixture
-def new_context(new_context):
-    from tests.browser.helpers import watch_contexts
-    make, problems = watch_contexts(new_context)
-    yield make
-    assert not problems, "\n".join(problems)
-
-
-def in_db(live_server, fn):
-    with live_server.app.app_context():
-        try:
-            return fn()
-        finally:
-            db.session.remove()
 
 
 def setup_meeting(live_server):
@@ -106,14 +91,14 @@ def vote(page, m, item_id, answers: dict, vetoes=()):
     expect(page).to_have_url(re.compile(rf"/meetings/{m.id}/vote$"))
 
 
-def test_four_phones_vote_back_to_back(new_context, live_server):
+def test_four_phones_vote_back_to_back(watched_context, live_server):
     from fieldapp.ratings import rules
     from tests.support.ratings import ballot
 
     m = setup_meeting(live_server)
     world = live_server.world
-    chair = new_context(world.roles["village_secretary"]).new_page()
-    officer = new_context(world.roles["grid_officer"]).new_page()
+    chair = watched_context(world.roles["village_secretary"]).new_page()
+    officer = watched_context(world.roles["grid_officer"]).new_page()
 
     # 3 of 5 present: the chair cannot open voting
     chair.goto(f"/meetings/{m.id}")
@@ -133,7 +118,7 @@ def test_four_phones_vote_back_to_back(new_context, live_server):
     assert meeting_status(live_server, m.id) == "voting"
 
     # four phones, four members; each votes with a distinct pattern
-    phones = [new_context(name).new_page() for name in m.users]
+    phones = [watched_context(name).new_page() for name in m.users]
     own: dict[int, dict[int, tuple[dict, list]]] = {i: {} for i in range(4)}
     for i, page in enumerate(phones):
         answers_b = ballot("yes", **{rules.CHECKLIST[i]: "no", rules.CHECKLIST[i + 6]: "abstain"})

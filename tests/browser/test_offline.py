@@ -24,6 +24,7 @@ from playwright.sync_api import expect
 from tests.conftest import PASSWORD
 
 from fieldapp.extensions import db
+from tests.browser.helpers import in_db
 
 pytestmark = pytest.mark.browser
 
@@ -62,15 +63,6 @@ async () => {
 """
 
 
-@pytest.fixture
-def new_context(new_context):
-    """The conftest factory, watched: any script error or CSP violation on a page the test opens fails the test."""
-    from tests.browser.helpers import watch_contexts
-    make, problems = watch_contexts(new_context)
-    yield make
-    assert not problems, "\n".join(problems)
-
-
 def wait_for_draft(page, key: str, check, timeout_s: float = 5.0):
     """Polls the draft in IndexedDB until check(draft) is true (the autosave is debounced); returns the draft."""
     deadline = time.monotonic() + timeout_s
@@ -85,15 +77,6 @@ def wait_for_draft(page, key: str, check, timeout_s: float = 5.0):
 
 def draft_value(draft, name: str):
     return next((v for k, v in (draft or {}).get("fields", []) if k == name), None)
-
-
-def in_db(live_server, fn):
-    """Run fn() against the live server's database (its own session, closed afterwards)."""
-    with live_server.app.app_context():
-        try:
-            return fn()
-        finally:
-            db.session.remove()
 
 
 def member_names(live_server, household_id: int) -> list[str]:
@@ -149,9 +132,9 @@ def record_visit(page, household_id: int) -> int:
 
 # ---------------------------------------------------------------- (a) a lost answer is recorded once
 
-def test_lost_answer_is_retried_with_the_same_key_and_recorded_once(new_context, world_ids, live_server):
+def test_lost_answer_is_retried_with_the_same_key_and_recorded_once(watched_context, world_ids, live_server):
     hid = world_ids.h2.id
-    ctx = new_context(world_ids.officer)
+    ctx = watched_context(world_ids.officer)
     page = ctx.new_page()
     page.goto(f"/households/{hid}/members")
     form = page.locator("#member-add-form")
@@ -189,9 +172,9 @@ def test_lost_answer_is_retried_with_the_same_key_and_recorded_once(new_context,
 
 # ---------------------------------------------------------------- (b) reload mid-form: draft and photo come back
 
-def test_reload_mid_form_restores_the_draft(new_context, world_ids, live_server):
+def test_reload_mid_form_restores_the_draft(watched_context, world_ids, live_server):
     hid = world_ids.h3.id
-    page = new_context(world_ids.officer).new_page()
+    page = watched_context(world_ids.officer).new_page()
     page.goto(f"/households/{hid}/visits/new")
     form = page.locator("#visit-form")
     form.locator("select[name=outcome]").select_option("not_home")
@@ -223,9 +206,9 @@ def test_reload_mid_form_restores_the_draft(new_context, world_ids, live_server)
     assert page.evaluate(DRAFT_JS, f"h{hid}:visit") is None
 
 
-def test_unsent_photo_is_kept_through_a_reload_and_sent(new_context, world_ids, live_server):
+def test_unsent_photo_is_kept_through_a_reload_and_sent(watched_context, world_ids, live_server):
     hid = world_ids.h3.id
-    ctx = new_context(world_ids.officer)
+    ctx = watched_context(world_ids.officer)
     page = ctx.new_page()
     visit_id = record_visit(page, hid)
     before = photo_rows(live_server, hid)
@@ -256,12 +239,12 @@ def test_unsent_photo_is_kept_through_a_reload_and_sent(new_context, world_ids, 
 
 # ---------------------------------------------------------------- (c) a stale edit is a conflict in the outbox
 
-def test_stale_edit_shows_as_conflict_with_the_newer_value(new_context, world_ids, live_server):
+def test_stale_edit_shows_as_conflict_with_the_newer_value(watched_context, world_ids, live_server):
     hid = world_ids.h1.id
     mid = member_id(live_server, hid, "李四妹")
     url = f"/households/{hid}/members/{mid}"
-    first = new_context(world_ids.officer).new_page()
-    second = new_context(world_ids.manager).new_page()
+    first = watched_context(world_ids.officer).new_page()
+    second = watched_context(world_ids.manager).new_page()
     first.goto(url)
     second.goto(url)
 
@@ -297,9 +280,9 @@ def test_stale_edit_shows_as_conflict_with_the_newer_value(new_context, world_id
 
 # ---------------------------------------------------------------- (d) logged out: kept, sent after logging in
 
-def test_logged_out_entry_is_kept_and_sent_after_logging_in_again(new_context, world_ids, live_server):
+def test_logged_out_entry_is_kept_and_sent_after_logging_in_again(watched_context, world_ids, live_server):
     hid = world_ids.h2.id
-    ctx = new_context(world_ids.officer)
+    ctx = watched_context(world_ids.officer)
     page = ctx.new_page()
     page.goto(f"/households/{hid}/members")
 
@@ -345,14 +328,14 @@ def sign(page, canvas):
         page.mouse.up()
 
 
-def test_consent_signed_on_screen_is_sent_as_a_picture(new_context, world_ids, live_server):
+def test_consent_signed_on_screen_is_sent_as_a_picture(watched_context, world_ids, live_server):
     from PIL import Image
 
     from fieldapp.visits.models import Consent, Photo
     from fieldapp.visits.store import get_photo
 
     hid = world_ids.h3.id
-    page = new_context(world_ids.officer).new_page()
+    page = watched_context(world_ids.officer).new_page()
     page.goto(f"/households/{hid}/consent")
     form = page.locator("#consent-form")
     pad = form.locator("[data-signature-pad]")

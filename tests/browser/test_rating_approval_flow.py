@@ -11,27 +11,12 @@ from flask_babel import gettext as translate
 from playwright.sync_api import expect
 
 from fieldapp.extensions import db
+from tests.browser.helpers import in_db
 
 pytestmark = pytest.mark.browser
 
 SELF_APPROVAL = "You proposed this rating, so someone else must approve it (maker-checker)."
 APPROVED = "Approved."
-
-
-@pytest.fixture
-def new_context(new_context):
-    from tests.browser.helpers import watch_contexts
-    make, problems = watch_contexts(new_context)
-    yield make
-    assert not problems, "\n".join(problems)
-
-
-def in_db(live_server, fn):
-    with live_server.app.app_context():
-        try:
-            return fn()
-        finally:
-            db.session.remove()
 
 
 def zh(live_server, msgid: str) -> str:
@@ -40,7 +25,7 @@ def zh(live_server, msgid: str) -> str:
         return translate(msgid)
 
 
-def test_manager_sees_own_proposal_refused_then_approves_another_from_the_queue(new_context, world_ids, live_server):
+def test_manager_sees_own_proposal_refused_then_approves_another_from_the_queue(watched_context, world_ids, live_server):
     from fieldapp.accounts.models import User
     from fieldapp.households.models import Household
     from fieldapp.ratings.models import Rating
@@ -54,7 +39,7 @@ def test_manager_sees_own_proposal_refused_then_approves_another_from_the_queue(
         return own.id, other.id
 
     own_id, other_id = in_db(live_server, make)
-    page = new_context(world_ids.manager).new_page()
+    page = watched_context(world_ids.manager).new_page()
 
     # ---- the queue lists both; open the one the manager proposed and try to approve it
     page.goto("/approvals")
