@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.browser.test_offline import in_db, new_context, record_visit  # noqa: F401 - new_context: watched
+from tests.browser.helpers import in_db
+from tests.browser.test_offline import record_visit
 
 from fieldapp.extensions import db
 
@@ -57,7 +58,7 @@ def camera_photo() -> bytes:
     return buf.getvalue()
 
 
-def test_camera_photo_is_resized_uploaded_with_progress_and_stored_clean(new_context, world_ids, live_server):
+def test_camera_photo_is_resized_uploaded_with_progress_and_stored_clean(watched_context, world_ids, live_server):
     from PIL import Image
 
     from fieldapp.visits.models import Photo
@@ -66,7 +67,7 @@ def test_camera_photo_is_resized_uploaded_with_progress_and_stored_clean(new_con
     hid = world_ids.h1.id
     original = camera_photo()
     assert len(original) > 3_000_000  # the raw photo: several MB, far too much for one bar of signal
-    ctx = new_context(world_ids.officer)
+    ctx = watched_context(world_ids.officer)
     page = ctx.new_page()
     visit_id = record_visit(page, hid)
     before = in_db(live_server, lambda: set(db.session.scalars(sa.select(Photo.id).where(Photo.household_id == hid))))
