@@ -11,7 +11,7 @@ WORKERS ?= 2
 export FLASK_APP := wsgi.py
 export PYTHONDONTWRITEBYTECODE := 1
 
-APT_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+APT_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-noto-core
 APT_TEST := chromium poppler-utils postgresql gettext
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

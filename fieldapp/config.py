@@ -75,6 +75,18 @@ class Config:
     # Test-only hooks (clock control) are off unless a test config turns them on.
     ENABLE_TEST_HOOKS = False
     IDEMPOTENCY_KEY_TTL_DAYS = 7
+    # Public notices (公示, domain W4): window lengths in calendar days, the posting photo's radius, the hotline.
+    BANK_NAME = os.environ.get("BANK_NAME", "农村商业银行")
+    NOTICE_DAYS = int(os.environ.get("NOTICE_DAYS", "7"))
+    NOTICE_MIN_DAYS = int(os.environ.get("NOTICE_MIN_DAYS", "5"))
+    NOTICE_MAX_DAYS = int(os.environ.get("NOTICE_MAX_DAYS", "15"))
+    RENOTICE_DAYS = int(os.environ.get("RENOTICE_DAYS", "3"))
+    NOTICE_POSTING_RADIUS_M = float(os.environ.get("NOTICE_POSTING_RADIUS_M", "1500"))
+    NOTICE_LIST_KEEP_DAYS = int(os.environ.get("NOTICE_LIST_KEEP_DAYS", "30"))
+    NOTICE_HOTLINE = os.environ.get("NOTICE_HOTLINE", "0872-1234567")
+    # Public objection form and status lookup, per client IP (a miss costs the same as a hit).
+    NOTICE_OBJECTION_RATE_LIMIT = os.environ.get("NOTICE_OBJECTION_RATE_LIMIT", "10 per hour")
+    NOTICE_LOOKUP_RATE_LIMIT = os.environ.get("NOTICE_LOOKUP_RATE_LIMIT", "20 per hour")
 
 
 class TestConfig(Config):
