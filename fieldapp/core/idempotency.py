@@ -52,7 +52,9 @@ def new_key() -> str:
     return uuid.uuid4().hex
 
 
-def _owner() -> str:
+def owner() -> str:
+    """Who a key belongs to: the user, or this browser's anonymous session (created here, so a public form rendered
+    before the first submit already fixes the owner a double tap will share)."""
     if current_user.is_authenticated:
         return f"user:{current_user.id}"
     if "anon_id" not in session:
@@ -173,18 +175,18 @@ def idempotent(view):
         key = _key_from_request()
         if not key:
             return _error(400, _("This form is missing its one-time key. Reload the page and send it again."))
-        owner, endpoint, digest = _owner(), request.endpoint, payload_hash()
+        who, endpoint, digest = owner(), request.endpoint, payload_hash()
         for _attempt in range(3):
             existing = db.session.get(IdempotencyKey, key, populate_existing=True)
             if existing is not None:
-                outcome = _outcome(existing, owner, endpoint, digest)
+                outcome = _outcome(existing, who, endpoint, digest)
                 if outcome is None:
                     # Its request committed the key before finishing (a view that commits): wait for it.
-                    outcome = _wait_for(key, owner, endpoint, digest)
+                    outcome = _wait_for(key, who, endpoint, digest)
                 if outcome is not None:
                     return outcome
                 continue
-            row = IdempotencyKey(key=key, owner=owner, endpoint=endpoint, payload_hash=digest,
+            row = IdempotencyKey(key=key, owner=who, endpoint=endpoint, payload_hash=digest,
                                  created_at=clock.utcnow_naive())
             db.session.add(row)
             try:
@@ -193,7 +195,7 @@ def idempotent(view):
                 db.session.flush()
             except IntegrityError:
                 db.session.rollback()
-                outcome = _wait_for(key, owner, endpoint, digest)
+                outcome = _wait_for(key, who, endpoint, digest)
                 if outcome is not None:
                     return outcome
                 continue
