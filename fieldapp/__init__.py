@@ -86,6 +86,7 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
     audit.install()
 
     from .accounts import bp as accounts_bp
+    from .certificates import bp as certificates_bp
     from .core.views import bp as core_bp
     from .households import bp as households_bp
     from .notices import bp as notices_bp
@@ -99,6 +100,7 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
     app.register_blueprint(visits_bp)
     app.register_blueprint(ratings_bp)
     app.register_blueprint(notices_bp)
+    app.register_blueprint(certificates_bp)
     if app.config.get("ENABLE_TEST_HOOKS"):
         from .core.testhooks import bp as test_bp
         app.register_blueprint(test_bp)
