@@ -37,6 +37,7 @@ from .models import Notice, NoticeItem, Objection, PrivateNotice
 
 READ = frozenset({"hq_admin", "branch_manager", "grid_officer", "village_secretary", "auditor"})
 WRITE = frozenset({"grid_officer", "branch_manager"})
+POST = WRITE | {"village_secretary"}  # the secretary posts the sheet on the village board and opens the notice
 DELIVER = frozenset({"grid_officer", "branch_manager", "village_secretary"})
 PER_PAGE = 50
 MAX_PAGE = 100_000
@@ -67,6 +68,11 @@ def _notice(notice_id: int) -> Notice:
 
 def _may_write() -> bool:
     return access.can_write() and current_user.has_role(*WRITE)
+
+
+def _may_post() -> bool:
+    """Who may open a notice with the photo of the posted sheet: its drafters and the village secretary (R4 posts)."""
+    return access.can_write() and current_user.has_role(*POST)
 
 
 def _may_deliver() -> bool:
@@ -235,7 +241,7 @@ def _notice_context(notice: Notice, **extra) -> dict:
         parent=db.session.get(Notice, notice.parent_id) if notice.parent_id else None,
         supplements=list(db.session.scalars(sa.select(Notice).where(Notice.parent_id == notice.id)
                                             .order_by(Notice.id))),
-        may_write=_may_write(), may_deliver=_may_deliver(), events=rules.allowed_events(notice.status),
+        may_write=_may_write(), may_post=_may_post(), may_deliver=_may_deliver(), events=rules.allowed_events(notice.status),
         schedule_form=_version_form(StepForm, notice), open_form=_version_form(OpenForm, notice),
         cancel_form=_version_form(CancelForm, notice), error=None, conflict=False, message=None,
         radius_m=round(services.settings().radius_m), total_items=result.total,
@@ -296,7 +302,7 @@ def notice_schedule(notice_id: int):
 
 
 @bp.post("/notices/<int:notice_id>/open")
-@access.policy(read=WRITE, write=WRITE)
+@access.policy(read=POST, write=POST)
 def notice_open(notice_id: int):
     """N-3: open with the photo of the posted sheet, taken inside the village; freezes what was posted."""
     n = _notice(notice_id)

@@ -184,7 +184,7 @@ ROUTES = {
     "notices.notice_schedule": Route("POST", "/notices/{id}/schedule", WRITE, ok=303, ids=notice_ids,
                                      data={"version": "1"}),
     # no photo: refused with 422 once the route is reached (the full opening is tested in test_notices.py)
-    "notices.notice_open": Route("POST", "/notices/{id}/open", WRITE, ok=422, ids=scheduled_ids,
+    "notices.notice_open": Route("POST", "/notices/{id}/open", WRITE | {"village_secretary"}, ok=422, ids=scheduled_ids,
                                  data={"version": "1"}),
     "notices.notice_cancel": Route("POST", "/notices/{id}/cancel", WRITE, ok=303, ids=scheduled_ids,
                                    data={"version": "1", "reason": "名单有误，重新拟定"}),
