@@ -174,12 +174,35 @@ def _item_ids(bench: Bench, limit: int) -> list[int]:
                               .order_by(ReviewItem.id).limit(limit)).all()
 
 
+def _notice_tokens(bench: Bench, limit: int) -> list[str]:
+    """Public addresses of notices: the demo's open notice first, then the other public ones (the QR's /n/<token>)."""
+    import sqlalchemy as sa
+    from fieldapp.extensions import db
+    from fieldapp.notices.models import Notice
+    rows = db.session.execute(sa.select(Notice.public_token, Notice.status, Notice.supplement)
+                              .where(Notice.status.in_(("open", "closed", "finalised"))).order_by(Notice.id)).all()
+    ranked = sorted(rows, key=lambda r: (r.status != "open", bool(r.supplement)))
+    return [r.public_token for r in ranked][:limit]
+
+
+def _private_ids(bench: Bench, limit: int) -> list[int]:
+    """Private notice letters (N-5) of the first notice that has any (the letter's URL nests it under its notice)."""
+    import sqlalchemy as sa
+    from fieldapp.extensions import db
+    from fieldapp.notices.models import PrivateNotice
+    first = db.session.scalar(sa.select(sa.func.min(PrivateNotice.notice_id)))
+    return db.session.scalars(sa.select(PrivateNotice.id).where(PrivateNotice.notice_id == first)
+                              .order_by(PrivateNotice.id).limit(limit)).all()
+
+
 # URL parameter -> candidate ids, best first. A parameter not listed here falls back to the table its name points
 # at (<thing>_id: the model named Thing, else the one table named "things" or "..._things"), by id.
 PARAMS = {
     "village_id": _village_ids,   # the first village of officer1's grids
     "user_id": _user_ids,         # officer1 (the staff edit page shows a grid officer)
     "item_id": _item_ids,         # a household on the mid-review meeting (the ballot page)
+    "token": _notice_tokens,      # the demo's open notice: its public page /n/<token> (the QR's address)
+    "private_id": _private_ids,   # a private notice letter of the first notice (with notice_id = that notice)
 }
 
 

@@ -94,8 +94,14 @@ def _load_ratings(options: DemoOptions) -> str:
     return load_ratings(options)
 
 
+def _load_notices(options: DemoOptions) -> str:
+    from .notices import load_notices
+    return load_notices(options)
+
+
 LAYERS.append(("households", _load_households))
 LAYERS.append(("ratings", _load_ratings))
+LAYERS.append(("notices", _load_notices))
 
 from .roster import roster_command  # noqa: E402
 

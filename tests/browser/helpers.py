@@ -46,7 +46,29 @@ def snapshot_world(w, *, job) -> SimpleNamespace:
     db.session.add(bonus)
     db.session.commit()
     snap.bonus_id = bonus.id
+    snap.notice_id, snap.notice_token, snap.objection_id, snap.private_id = sweep_notice(w)
     return snap
+
+
+def sweep_notice(w) -> tuple[int, str, int, int]:
+    """An open notice of 金星村 (two new listed households; a vetoed one gets a private letter) with a named
+    objection, through the real services. Commits; returns (notice id, its public token, objection id, private
+    notice id)."""
+    import sqlalchemy as sa
+    from fieldapp.extensions import db
+    from fieldapp.notices import objections
+    from fieldapp.notices.models import PrivateNotice
+    from tests.support.routes_notices import (VETO_FILE, approved_rating, draft, listed_household, new_household,
+                                              open_now)
+    listed_household(w, w.v1, head="王小明")
+    listed_household(w, w.v1, head="欧阳春花", group=1)
+    approved_rating(w, new_household(w.v1, head="钱否决"), **VETO_FILE)
+    notice = open_now(w, draft(w, w.v1))
+    objection = objections.file_objection(notice, notice.items[0], name="李举报", phone="13812345678",
+                                          relation="neighbour", grounds="hidden_debt", text="他家有民间借款没有报")
+    db.session.commit()
+    private_id = db.session.scalar(sa.select(PrivateNotice.id).where(PrivateNotice.notice_id == notice.id))
+    return notice.id, notice.public_token, objection.id, private_id
 
 
 # ---------------------------------------------------------------- route discovery
@@ -73,12 +95,17 @@ PARAMS = {
     "visit_id": lambda w: w.visit1.id,               # officer1's first visit to h1 (see conftest)
     "photo_id": lambda w: w.photo1.id,               # a house photo of h1, stored by the real pipeline
     "rate_id": lambda w: w.lpr1.id,                  # a dated LPR row (POST only: remove)
-    "token": lambda w: "no-such-import",             # an import upload token (POST only: the commit)
+    # the open notice's public address /n/<token>; also the import commit's upload token (POST only: refused
+    # before the token is read in the sweeps that post)
+    "token": lambda w: w.notice_token,
     "meeting_id": lambda w: w.meeting_id,            # a voting review meeting of 金星村, secretary1 chairs and votes
     "item_id": lambda w: w.meeting_item_id,          # its household (nested under meeting_id)
     "rating_id": lambda w: w.rating_id,              # that household's proposed rating (the "why" page)
     "model_id": lambda w: w.model_id,                # the scoring model in force (version 1)
     "bonus_id": lambda w: w.bonus_id,                # a red-credit recommendation of h1 (POST only: withdraw)
+    "notice_id": lambda w: w.notice_id,              # an open notice of 金星村 (two households, one objection)
+    "objection_id": lambda w: w.objection_id,        # a named objection on it, received
+    "private_id": lambda w: w.private_id,            # its private letter to a vetoed household (nested)
 }
 
 # GET endpoints that are not pages a person looks at; `test_every_get_route_is_swept_or_listed` keeps this honest.
@@ -92,6 +119,11 @@ NOT_PAGES = {
     "visits.photo_thumb": "a JPEG thumbnail (the <img> of the household and visit pages), not a page",
     "ratings.meeting_sheet": "the blank review sheet, a PDF (tests/web/test_meetings.py checks it), not a page",
     "ratings.why_print": "the rating explanation as a PDF (tests/web/test_rating_approval.py checks it), not a page",
+    "notices.sheet_pdf": "the notice sheet as a PDF (tests/web/test_notices.py checks it), not a page",
+    "notices.sheet": "the sheet's A4 print view in print sizes, not a phone page (tests/web/test_notices.py checks it)",
+    "notices.posting_photo": "the posting photo, a JPEG (shown on the notice page, which the sweep checks)",
+    "notices.private_letter": "a private notice letter as a PDF (tests/web/test_notices.py checks it), not a page",
+    "notices.objection_reply_letter": "the reply letter as a PDF (tests/web/test_objections.py checks it), not a page",
 }
 
 # Who visits a page: the first of these roles the page's read policy allows.
