@@ -87,6 +87,16 @@ class Config:
     # Public objection form and status lookup, per client IP (a miss costs the same as a hit).
     NOTICE_OBJECTION_RATE_LIMIT = os.environ.get("NOTICE_OBJECTION_RATE_LIMIT", "10 per hour")
     NOTICE_LOOKUP_RATE_LIMIT = os.environ.get("NOTICE_LOOKUP_RATE_LIMIT", "20 per hour")
+    # Credit certificates (授信证, domain W5): validity, the hotline printed on cards and the verify page, the public
+    # verify page's per-IP limits (a miss - unknown or malformed token or number - is throttled harder than a hit),
+    # and the key for QR-token lookups and sealing. CERT_TOKEN_KEY is optional: by default the key is derived from
+    # SECRET_KEY with HKDF under its own label (separate from the photo key). Changing either invalidates every QR
+    # printed so far (reissue the cards).
+    CERT_VALID_YEARS = int(os.environ.get("CERT_VALID_YEARS", "3"))
+    CERT_HOTLINE = os.environ.get("CERT_HOTLINE") or NOTICE_HOTLINE
+    VERIFY_RATE_LIMIT = os.environ.get("VERIFY_RATE_LIMIT", "60 per minute")
+    VERIFY_MISS_RATE_LIMIT = os.environ.get("VERIFY_MISS_RATE_LIMIT", "10 per minute")
+    CERT_TOKEN_KEY = os.environ.get("CERT_TOKEN_KEY") or None
 
 
 class TestConfig(Config):

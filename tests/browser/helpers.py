@@ -47,6 +47,8 @@ def snapshot_world(w, *, job) -> SimpleNamespace:
     db.session.commit()
     snap.bonus_id = bonus.id
     snap.notice_id, snap.notice_token, snap.objection_id, snap.private_id = sweep_notice(w)
+    from tests.support.routes_verify import sweep_certificate
+    snap.cert_id, snap.cert_token = sweep_certificate(w)  # a valid certificate of 金星村 and its QR token (commits)
     return snap
 
 
@@ -106,6 +108,8 @@ PARAMS = {
     "notice_id": lambda w: w.notice_id,              # an open notice of 金星村 (two households, one objection)
     "objection_id": lambda w: w.objection_id,        # a named objection on it, received
     "private_id": lambda w: w.private_id,            # its private letter to a vetoed household (nested)
+    "cert_token": lambda w: w.cert_token,            # a valid certificate's QR token (/V/<cert_token>)
+    "cert_id": lambda w: w.cert_id,                  # that certificate (valid, of a household in 金星村)
 }
 
 # GET endpoints that are not pages a person looks at; `test_every_get_route_is_swept_or_listed` keeps this honest.
@@ -124,6 +128,9 @@ NOT_PAGES = {
     "notices.posting_photo": "the posting photo, a JPEG (shown on the notice page, which the sweep checks)",
     "notices.private_letter": "a private notice letter as a PDF (tests/web/test_notices.py checks it), not a page",
     "notices.objection_reply_letter": "the reply letter as a PDF (tests/web/test_objections.py checks it), not a page",
+    "certificates.card_pdf": "a certificate's card as a PDF (tests/web/test_certificates.py checks it), not a page",
+    "certificates.village_cards_pdf": "a village's cards on A4 sheets, a PDF (tests/browser/test_certificate_cards.py"
+                                      " scans it), not a page",
 }
 
 # Who visits a page: the first of these roles the page's read policy allows.

@@ -162,8 +162,8 @@ def test_officer_fills_a_whole_file_from_search_to_complete(watched_context, wor
     with page.expect_navigation(url=re.compile(rf"/households/{hid}$")):
         page.locator("a.back").first.click()
     expect(page.locator("#completeness")).to_have_attribute("value", "100")
-    cards = page.locator(f'#household a.card-link[href*="/households/{hid}/"]:not([href$="/rating"])')
-    expect(cards).to_have_count(9)  # members + the eight sections (the rating card is not a section)
+    cards = page.locator(f'#household a.card-link[href*="/households/{hid}/"]:not([href$="/rating"]):not([href$="/certificate"])')
+    expect(cards).to_have_count(9)  # members + the eight sections (the rating and certificate cards are not sections)
     expect(page.locator("#household a.card-link .tag.off")).to_have_count(0)  # none "not filled yet"
 
     from fieldapp.households.models import Household
