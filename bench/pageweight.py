@@ -203,6 +203,9 @@ PARAMS = {
     "item_id": _item_ids,         # a household on the mid-review meeting (the ballot page)
     "token": _notice_tokens,      # the demo's open notice: its public page /n/<token> (the QR's address)
     "private_id": _private_ids,   # a private notice letter of the first notice (with notice_id = that notice)
+    # the public verify page /V/<cert_token> (the card's QR): demo certificates' tokens, active ones first
+    "cert_token": lambda bench, limit: __import__(f"{__package__}.certificates", fromlist=["demo_tokens"])
+    .demo_tokens(bench, limit),
 }
 
 

@@ -99,9 +99,15 @@ def _load_notices(options: DemoOptions) -> str:
     return load_notices(options)
 
 
+def _load_certificates(options: DemoOptions) -> str:
+    from .certificates import load_certificates
+    return load_certificates(options)
+
+
 LAYERS.append(("households", _load_households))
 LAYERS.append(("ratings", _load_ratings))
 LAYERS.append(("notices", _load_notices))
+LAYERS.append(("certificates", _load_certificates))
 
 from .roster import roster_command  # noqa: E402
 
