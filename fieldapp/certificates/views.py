@@ -330,16 +330,11 @@ def _village_certs(village_id: int) -> sa.Select:
                                                       Certificate.status != "superseded"), Certificate)
 
 
-def _sees_whole(village: Village) -> bool:
-    area = access.current_area()
-    return village.county_id in area.county_ids or village.id in area.village_ids
-
-
 def ratings_to_issue(village: Village) -> list[int]:
     """The village's final ratings without a line, limited to what the user covers (a grid may hold single groups)."""
     from ..ratings.models import Rating
     ids = services.ratings_to_issue(village.id)
-    if _sees_whole(village) or not ids:
+    if access.sees_whole_village(village) or not ids:
         return ids
     visible = set(db.session.scalars(access.scoped(sa.select(Rating.id).where(Rating.id.in_(ids)), Rating)))
     return [i for i in ids if i in visible]

@@ -256,12 +256,17 @@ def village_get_or_404(model, id_: int):
     return db.one_or_404(stmt)
 
 
+def sees_whole_village(village) -> bool:
+    """Whether the user sees every group of `village` (not only the groups a second-level grid covers)."""
+    area = current_area()
+    return village.county_id in area.county_ids or village.id in area.village_ids
+
+
 def groups_visible_in(village) -> list:
     """The groups of `village` the current user sees (all of them unless the grid covers single groups)."""
-    area = current_area()
-    if village.county_id in area.county_ids or village.id in area.village_ids:
+    if sees_whole_village(village):
         return list(village.groups)
-    return [grp for grp in village.groups if grp.id in area.group_ids]
+    return [grp for grp in village.groups if grp.id in current_area().group_ids]
 
 
 # ---------------------------------------------------------------- org-admin scope

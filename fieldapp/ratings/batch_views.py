@@ -128,15 +128,10 @@ def village_rows(village_id: int, *, page: int, grade: str, status: str):
     return result, rows
 
 
-def _sees_whole(village: Village) -> bool:
-    area = access.current_area()
-    return village.county_id in area.county_ids or village.id in area.village_ids
-
-
 def households_to_rate(village: Village) -> list[int]:
     """The village's unrated accepted households, limited to those the user covers (a grid may hold single groups)."""
     ids = services.village_households_to_rate(village.id)
-    if _sees_whole(village) or not ids:
+    if access.sees_whole_village(village) or not ids:
         return ids
     visible = set(db.session.scalars(access.scoped(
         sa.select(Household.id).where(Household.village_id == village.id), Household)))
