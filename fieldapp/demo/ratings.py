@@ -232,7 +232,7 @@ def load_ratings(options=None) -> str:
             .join(CreditFile, CreditFile.id == latest.c.file_id)
             .outerjoin(Rating, Rating.live_household_id == Household.id)
             .where(Household.village_id == village.id, Household.status == "active", Rating.id.is_(None))
-            .order_by(Household.code)).tuples())
+            .order_by(Household.code)))
         if not pairs:
             continue
         rng = random.Random(f"{SEED}:{village.stat_code}")
