@@ -283,16 +283,14 @@ def _from_json(model, data: dict):
             continue
         value = data[attr.key]
         column = attr.columns[0]
+        kind = column.type
         if value is not None:
-            try:
-                python_type = column.type.python_type
-            except NotImplementedError:
-                python_type = None
-            if python_type is date and isinstance(value, str):
-                value = date.fromisoformat(value)
-            elif python_type is datetime and isinstance(value, str):
+            # snapshots hold dates and decimals as strings (JSON)
+            if isinstance(kind, sa.DateTime) and isinstance(value, str):
                 value = datetime.fromisoformat(value)
-            elif python_type is Decimal and not isinstance(value, Decimal):
+            elif isinstance(kind, sa.Date) and isinstance(value, str):
+                value = date.fromisoformat(value)
+            elif isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float) and not isinstance(value, Decimal):
                 value = Decimal(str(value))
         values[attr.key] = value
     return model(**values)
