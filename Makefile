@@ -13,9 +13,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 APT_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-noto-core
 APT_TEST := chromium poppler-utils postgresql gettext
+APT_BENCH := wrk util-linux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast deps deps-test apt-run apt-test migrate demo translations serve bench bench-quick clean-instance
+.PHONY: run test test-fast deps deps-test apt-run apt-test apt-bench migrate demo translations serve bench bench-quick clean-instance
 
 # ---------------------------------------------------------------- install (idempotent, quick on re-runs)
 $(BIN)/python:
@@ -52,6 +53,12 @@ node_modules/axe-core/axe.min.js:
 translations: $(VENV)/.deps
 	@$(BIN)/pybabel compile -q -d fieldapp/translations -f 2>/dev/null || $(BIN)/pybabel compile -d fieldapp/translations -f
 
+apt-bench: apt-test
+	@missing=$$(for p in $(APT_BENCH); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+
 # ---------------------------------------------------------------- run
 migrate: deps translations
 	$(BIN)/flask db upgrade
@@ -70,11 +77,25 @@ test-fast: deps-test translations
 	$(BIN)/python -m pytest -n 2 -q -m "not browser" $(PYTEST_ARGS)
 
 # ---------------------------------------------------------------- bench
-bench-quick: apt-test deps-test translations
+# bench-quick: the small version of every row on SQLite (or DATABASE_URL), under 3 minutes.
+# bench: the full run on each engine in ENGINES (SQLite, then a throwaway PostgreSQL cluster started by
+# pg_virtualenv as in .ci/run), each capped at BENCH_MINUTES so both fit in an hour; `make bench ENGINES=sqlite`
+# for one. Each writes bench/results/<date>-<engine>.json.
+ENGINES ?= sqlite postgresql
+BENCH_MINUTES ?= $(if $(filter 1,$(words $(ENGINES))),57,28)
+PG_URL := postgresql+psycopg://$${PGUSER}:$${PGPASSWORD}@$${PGHOST}:$${PGPORT}/$${PGDATABASE}
+
+bench-quick: apt-bench deps-test translations
 	$(BIN)/python -m bench.quick
 
-bench: apt-test deps-test translations
-	$(BIN)/python -m bench.full
+bench: apt-bench deps-test translations
+	@for engine in $(ENGINES); do \
+	  case $$engine in \
+	    sqlite) env -u DATABASE_URL BENCH_MINUTES=$(BENCH_MINUTES) $(BIN)/python -m bench.full || exit 1;; \
+	    postgresql) pg_virtualenv -- bash -c 'export DATABASE_URL="$(PG_URL)"; BENCH_MINUTES=$(BENCH_MINUTES) $(BIN)/python -m bench.full' || exit 1;; \
+	    *) echo "unknown engine $$engine (sqlite or postgresql)"; exit 2;; \
+	  esac; \
+	done
 
 clean-instance:
 	rm -rf instance/

@@ -31,10 +31,27 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
-# `make bench-quick` must finish within 3 minutes: no new measurement starts this long after the start (the full
-# bench has no budget).
-QUICK_BUDGET_S = 150.0
-NOT_PRODUCER_MODULES = {"quick", "full", "server"}
+# `make bench-quick` must finish within 3 minutes: no new measurement starts this long after the start, and the
+# full bench stops starting new ones after an hour (a row then says "not measured").
+BUDGET_S = {"quick": 165.0, "full": float(os.environ.get("BENCH_MINUTES") or 57) * 60.0}
+# The county measured: the server starts on a small demo county (`start`, also the small end of the scale rows),
+# then the demo is topped up to `county` households before the other producers run (bench/scale.py times it).
+SIZES = {"quick": {"start": 1_000, "county": 2_000}, "full": {"start": 1_000, "county": 100_000}}
+# Producers run in this order (others after them, alphabetically, and page weight last): scale first, since it
+# measures the small county before the top-up.
+ORDER = ["scale", "latency", "ingest", "photos", "pdf-qr"]
+# What the table always covers: a name here without a registered producer prints a "not built yet" row instead of
+# vanishing (both commands; a producer is `quick=True` when it has a small version for `make bench-quick`).
+PLANNED: list[tuple[str, str]] = [
+    ("pageweight", "Page weight (every page and fragment, cold and warm, ready time on 3G)"),
+    ("scale", "County scale (search and lists at 1,000 vs the full county, demo load time, worker RSS)"),
+    ("latency", "Latency under load (wrk: p50/p95/p99 and requests per second beside static and hello baselines)"),
+    ("ingest", "Ingest (household creates per second, retry storm duplicates)"),
+    ("photos", "Photos (12 MP JPEG/HEIC: server time, stored and thumbnail bytes, browser-side resize)"),
+    ("pdf-qr", "PDF and QR (500-household notice, 1,000 certificate cards, one-page baseline)"),
+]
+LAST = ["pageweight", "memory"]   # memory: peak RSS of the workers after everything else
+NOT_PRODUCER_MODULES = {"quick", "full", "server", "hello", "client"}
 
 
 # ---------------------------------------------------------------- rows and producers
@@ -100,8 +117,9 @@ def load_producers() -> dict[str, Producer]:
 class Bench:
     """The running server, a shared in-process app on the same database, and a place to keep shared things."""
 
-    def __init__(self, server, *, started: float, budget_s: float | None = None):
+    def __init__(self, server, *, started: float, budget_s: float | None = None, kind: str = "quick"):
         self.server = server
+        self.kind = kind
         self.started = started
         self.deadline = started + budget_s if budget_s is not None else float("inf")
         self.shared: dict[str, Any] = {}      # e.g. the browser and logged-in states (bench/pageweight.py)
@@ -111,6 +129,34 @@ class Bench:
 
     def time_left(self) -> float:
         return self.deadline - time.monotonic()
+
+    @property
+    def quick(self) -> bool:
+        """True in `make bench-quick`: producers use their small sizes so the whole run stays under 3 minutes."""
+        return self.kind == "quick"
+
+    @property
+    def county_size(self) -> int:
+        return SIZES[self.kind]["county"]
+
+    def grow(self, households: int | None = None) -> float | None:
+        """Top the demo county up to `households` (default: this kind's county size) with `flask demo load`,
+        while the server keeps running. Returns the seconds it took (None if nothing was needed); the times are
+        kept in facts["demo_load"]."""
+        target = households if households is not None else self.county_size
+        if self.server.households >= target or not self.server.demo_loaded:
+            return None
+        echo(f"bench: flask demo load --households {target} (from {self.server.households}) …")
+        t0 = time.monotonic()
+        done = self.server.flask("demo", "load", "--households", str(target))
+        seconds = time.monotonic() - t0
+        if done.returncode != 0:
+            raise RuntimeError(f"flask demo load --households {target} failed:\n{(done.stdout + done.stderr)[-2000:]}")
+        loads = self.facts.setdefault("demo_load", [])
+        loads.append({"from": self.server.households, "to": target, "seconds": round(seconds, 1),
+                      "layers": [line for line in done.stdout.splitlines() if line and not line.startswith("demo logins")]})
+        self.server.households = target
+        return seconds
 
     @property
     def app(self):
@@ -275,7 +321,26 @@ def dump_json(doc: dict) -> str:
 
 # ---------------------------------------------------------------- running
 
-def run(kind: str, planned: list[tuple[str, str]] = (), argv: list[str] | None = None) -> int:
+def _run_order(prod: Producer) -> tuple[int, str]:
+    if prod.name in ORDER:
+        return (ORDER.index(prod.name), "")
+    return (len(ORDER) + 1 + LAST.index(prod.name), "") if prod.name in LAST else (len(ORDER), prod.name)
+
+
+def result_path(day: str, engine: str, kind: str) -> Path:
+    """bench/results/<date>-<engine>.json; a quick run does not overwrite a full run's file of the same day (it
+    writes <date>-<engine>-quick.json then)."""
+    out = RESULTS / f"{day}-{engine}.json"
+    if kind == "quick" and out.exists():
+        try:
+            if json.loads(out.read_text()).get("kind") == "full":
+                return RESULTS / f"{day}-{engine}-quick.json"
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def run(kind: str, planned: list[tuple[str, str]] = tuple(PLANNED), argv: list[str] | None = None) -> int:
     """Start the server, run the producers of `kind` ("quick" or "full"), print the table, write the JSON."""
     parser = argparse.ArgumentParser(prog=f"python -m bench.{kind}",
                                      description=f"Fieldapp {kind} benchmark: prints one table, writes JSON.")
@@ -283,20 +348,40 @@ def run(kind: str, planned: list[tuple[str, str]] = (), argv: list[str] | None =
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only these producers (repeatable)")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
+    parser.add_argument("--instance", type=Path, metavar="DIR",
+                        help="serve an instance kept by an earlier run (--keep) instead of preparing one "
+                             "(for working on one producer; implies --no-json)")
     args = parser.parse_args(argv)
 
     from . import server as server_mod
     started = time.monotonic()
-    producers = [p for p in load_producers().values() if (kind == "full" or p.quick)]
+    producers = sorted((p for p in load_producers().values() if (kind == "full" or p.quick)), key=_run_order)
     wanted = set(args.only)
     if wanted:
         producers = [p for p in producers if p.name in wanted]
     facts = machine_facts()
     sections: list[Section] = []
-    with server_mod.start(keep=args.keep, echo=echo) as srv:
-        bench = Bench(srv, started=started, budget_s=QUICK_BUDGET_S if kind == "quick" else None)
+    t_prepare = time.monotonic()
+    if args.instance:
+        args.no_json = True
+    with server_mod.start(keep=args.keep, echo=echo, households=SIZES[kind]["start"], reuse=args.instance) as srv:
+        facts.setdefault("demo_load", []).append(
+            {"from": 0, "to": srv.households, "seconds": round(time.monotonic() - t_prepare, 1),
+             "layers": ["flask db upgrade, flask demo load and gunicorn start"]})
+        bench = Bench(srv, started=started, budget_s=BUDGET_S[kind], kind=kind)
+        bench.facts = facts
         try:
             for prod in producers:
+                if prod.name not in ("scale",) and srv.households < bench.county_size:
+                    try:
+                        bench.grow()
+                    except Exception:  # noqa: BLE001 - measured on the smaller county; the header says so
+                        traceback.print_exc()
+                if bench.time_left() <= 0:
+                    rows = [Row(prod.title, note=f"not measured: the {kind} run's time budget "
+                                                 f"({BUDGET_S[kind] / 60:.0f} minutes) ran out")]
+                    sections.append((prod, rows))
+                    continue
                 echo(f"bench: {prod.title} …")
                 t0 = time.monotonic()
                 try:
@@ -307,7 +392,6 @@ def run(kind: str, planned: list[tuple[str, str]] = (), argv: list[str] | None =
                 echo(f"bench: {prod.title}: {len(rows)} rows in {time.monotonic() - t0:.1f} s")
                 sections.append((prod, rows))
             facts["database"] = _database_version(bench)
-            facts.update(bench.facts)
         finally:
             bench.close()
         server_info = srv.describe()
@@ -322,7 +406,8 @@ def run(kind: str, planned: list[tuple[str, str]] = (), argv: list[str] | None =
     elapsed = time.monotonic() - started
     today = date.today().isoformat()
     print(f"Fieldapp bench ({kind}), {today}: {server_info['engine']} at {server_info['url']}, "
-          f"gunicorn {server_info['workers']} workers x {server_info['threads']} threads")
+          f"gunicorn {server_info['workers']} workers x {server_info['threads']} threads, "
+          f"demo county of {server_info['households']:,} households")
     for note in server_info["notes"]:
         print(f"  note: {note}")
     print(f"  machine: {facts['cpu']}, {facts['cores']} cores, {facts['memory']}; Python {facts['python']}, "
@@ -334,7 +419,7 @@ def run(kind: str, planned: list[tuple[str, str]] = (), argv: list[str] | None =
 
     if not args.no_json:
         RESULTS.mkdir(exist_ok=True)
-        out = RESULTS / f"{today}-{server_info['engine']}-{kind}.json"
+        out = result_path(today, server_info["engine"], kind)
         doc = {
             "kind": kind, "date": today, "elapsed_s": round(elapsed, 1), "machine": facts, "server": server_info,
             "sections": [{"name": p.name, "title": p.title, "columns": [c.key for c in p.columns],

@@ -1,4 +1,5 @@
-"""`make bench-quick`: the quick rows (page weight of every page that exists), one table, results JSON.
+"""`make bench-quick`: every row producer at its small size (a demo county of a few thousand households), under
+3 minutes, one table, results JSON. Rows not built yet say so (bench/__init__.py PLANNED).
 
 Run: .venv/bin/python -m bench.quick [--keep] [--only NAME] [--no-json]
 """

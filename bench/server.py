@@ -44,12 +44,36 @@ class Server:
     logins: dict[str, str]           # role code -> username
     password: str
     demo_loaded: bool
+    households: int = 0              # demo households loaded (grow() adds more)
     notes: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
+    server_cpus: str | None = None   # taskset list the app is pinned to ("1"), None on a one-core machine
+    client_cpus: str | None = None   # taskset list for load generators ("0")
 
     def describe(self) -> dict:
         return {"url": self.url, "engine": self.engine, "database": self.database, "workers": WORKERS,
-                "threads": THREADS, "demo_loaded": self.demo_loaded, "notes": self.notes}
+                "threads": THREADS, "demo_loaded": self.demo_loaded, "households": self.households,
+                "server_cpus": self.server_cpus, "client_cpus": self.client_cpus, "notes": self.notes}
+
+    def gunicorn_cmd(self, bind: str, app: str = "wsgi:app", log: Path | None = None) -> list[str]:
+        """gunicorn with the production flags (as `make run`), pinned to the server's core: the app itself and
+        the baselines (bench/hello.py) are served the same way."""
+        cmd = [str(BIN / "gunicorn"), "--workers", str(WORKERS), "--threads", str(THREADS), "--bind", bind,
+               "--timeout", "60", "--access-logfile", str(self.instance / f"access-{bind.rsplit(':', 1)[-1]}.log"),
+               "--error-logfile", str(log or self.instance / "bench-server.log"), app]
+        return self.pin_server(cmd)
+
+    def pin_server(self, cmd: list[str]) -> list[str]:
+        return ["taskset", "-c", self.server_cpus, *cmd] if self.server_cpus else list(cmd)
+
+    def pin_client(self, cmd: list[str]) -> list[str]:
+        """A load generator's command line, pinned to the core the server does not use."""
+        return ["taskset", "-c", self.client_cpus, *cmd] if self.client_cpus else list(cmd)
+
+    def flask(self, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
+        """Run a `flask` command against this instance's database (output captured)."""
+        return subprocess.run([str(BIN / "flask"), *args], cwd=ROOT, env=self.env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=timeout)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -92,7 +116,8 @@ def prepare() -> int:
         return result.exit_code == 0
     if not flask("db", "upgrade"):
         return PREPARE_FAILED
-    if flask("demo", "load"):
+    households = os.environ.get("BENCH_HOUSEHOLDS", "").strip()
+    if flask("demo", "load", *(["--households", households] if households else [])):
         return PREPARE_OK
     flask("users", "create-admin", "--username", FALLBACK_ADMIN, "--name", "Bench Admin",
           "--password", FALLBACK_PASSWORD)
@@ -124,6 +149,19 @@ def _wait_healthy(server: Server, log: Path, timeout: float = 30.0) -> None:
     raise RuntimeError(f"the app did not answer /healthz within {timeout:.0f} s:\n{_tail(log)}")
 
 
+def _count_households(server: Server) -> int:
+    """Households in the database the server uses (read in a subprocess with the server's environment)."""
+    code = ("from fieldapp import create_app\nfrom fieldapp.extensions import db\nimport sqlalchemy as sa\n"
+            "from fieldapp.households.models import Household\napp = create_app()\n"
+            "with app.app_context():\n    print(db.session.scalar(sa.select(sa.func.count(Household.id))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=server.env, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=120)
+    try:
+        return int(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return 0
+
+
 def _demo_logins() -> tuple[dict[str, str], str]:
     """Role code -> demo username, and the demo password (from fieldapp.demo)."""
     from fieldapp.demo import DEMO_PASSWORD
@@ -140,9 +178,14 @@ def _demo_logins() -> tuple[dict[str, str], str]:
 
 
 @contextlib.contextmanager
-def start(keep: bool = False, echo=lambda _msg: None) -> Iterator[Server]:
-    """Serve the app until the block ends; the temporary instance is removed afterwards unless `keep`."""
-    instance = Path(tempfile.mkdtemp(prefix="fieldapp-bench-"))
+def start(keep: bool = False, echo=lambda _msg: None, households: int | None = None,
+          reuse: Path | None = None) -> Iterator[Server]:
+    """Serve the app until the block ends; the temporary instance is removed afterwards unless `keep`.
+    `households`: the demo county's size (default: the demo's own default). `reuse`: an instance folder prepared
+    by an earlier run (`--keep`): served as it is, nothing loaded, kept afterwards (for working on one producer)."""
+    if reuse is not None:
+        keep = True
+    instance = Path(reuse) if reuse is not None else Path(tempfile.mkdtemp(prefix="fieldapp-bench-"))
     host, port = "127.0.0.1", free_port()
     url = f"http://{host}:{port}"
     db_url = os.environ.get("DATABASE_URL", "").strip()
@@ -151,21 +194,34 @@ def start(keep: bool = False, echo=lambda _msg: None) -> Iterator[Server]:
         "INSTANCE_PATH": str(instance), "FLASK_APP": "wsgi.py", "PYTHONDONTWRITEBYTECODE": "1",
         "PUBLIC_BASE_URL": url, "SESSION_COOKIE_SECURE": "0", "RATELIMIT_ENABLED": "0",
     })
+    if households is not None:
+        env["BENCH_HOUSEHOLDS"] = str(households)
     log = instance / "bench-server.log"
     server = Server(url=url, host=host, port=port, engine=_engine_of(db_url),
                     database=_printable(db_url) if db_url else f"SQLite file in {instance}",
                     database_uri=None if db_url else f"sqlite:///{instance / 'fieldapp.sqlite3'}",
                     instance=instance, env=env, logins={}, password="", demo_loaded=False)
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cores) >= 2 and shutil.which("taskset"):
+        server.client_cpus, server.server_cpus = str(cores[0]), ",".join(map(str, cores[1:]))
+        server.notes.append(f"gunicorn pinned to CPU {server.server_cpus}, load generators to CPU "
+                            f"{server.client_cpus} (taskset)")
     server.notes.append("RATELIMIT_ENABLED=0 (the only change from the production configuration)")
     if db_url:
         server.notes.append("DATABASE_URL is set: migrated and demo-loaded in place (use a throwaway database)")
     try:
-        echo(f"bench: flask db upgrade and flask demo load ({server.database}) …")
-        with log.open("a") as out:
-            code = subprocess.run([sys.executable, "-m", "bench.server"], cwd=ROOT, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=300).returncode
+        if reuse is not None:
+            echo(f"bench: reusing the prepared instance {instance} ({server.database})")
+            code = PREPARE_OK
+            server.notes.append(f"reused a prepared instance ({instance}): demo load times are not measured")
+        else:
+            echo(f"bench: flask db upgrade and flask demo load ({server.database}) …")
+            with log.open("a") as out:
+                code = subprocess.run([sys.executable, "-m", "bench.server"], cwd=ROOT, env=env, stdout=out,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=1800).returncode
         if code == PREPARE_OK:
             server.demo_loaded = True
+            server.households = _count_households(server)
             server.logins, server.password = _demo_logins()
         elif code == PREPARE_NO_DEMO:
             server.notes.append("the demo did not load (see bench-server.log with --keep): measured with a "
@@ -173,9 +229,7 @@ def start(keep: bool = False, echo=lambda _msg: None) -> Iterator[Server]:
             server.logins, server.password = {"sysadmin": FALLBACK_ADMIN}, FALLBACK_PASSWORD
         else:
             raise RuntimeError(f"preparing the database failed:\n{_tail(log)}")
-        cmd = [str(BIN / "gunicorn"), "--workers", str(WORKERS), "--threads", str(THREADS),
-               "--bind", f"{host}:{port}", "--timeout", "60",
-               "--access-logfile", str(instance / "access.log"), "--error-logfile", str(log), "wsgi:app"]
+        cmd = server.gunicorn_cmd(f"{host}:{port}", log=log)
         echo(f"bench: starting gunicorn on {url} …")
         server.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
