@@ -106,6 +106,7 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
         app.register_blueprint(test_bp)
 
     app.after_request(web.security_headers)
+    app.after_request(web.compress_static)   # runs before Flask-Compress's (after_request runs in reverse)
     app.register_error_handler(Exception, web.handle_exception)
 
     from .core.templating import install as install_templating

@@ -138,3 +138,27 @@ def test_auditor_pages_have_no_write_buttons(client, world):
     body = client.get(f"/villages/{world.v1.id}").get_data(as_text=True)
     assert 'class="primary"' not in body
     assert client.post("/staff/new", data={"idem_key": "x" * 12}).status_code == 403
+
+
+@pytest.mark.parametrize("encoding,decode", [
+    ("br", lambda b: __import__("brotli").decompress(b)),
+    ("gzip", lambda b: __import__("gzip").decompress(b)),
+])
+def test_static_text_is_sent_precompressed_at_the_strongest_level(client, world, encoding, decode):
+    """offline.js goes out at brotli 11 / gzip 9 (smaller than Flask-Compress's per-request level), decodes to
+    the file byte for byte, and revalidates per encoding."""
+    import brotli
+    from fieldapp.core.web import STATIC
+    raw = (STATIC / "offline.js").read_bytes()
+    resp = client.get("/static/offline.js", headers={"Accept-Encoding": encoding})
+    assert resp.status_code == 200 and resp.headers["Content-Encoding"] == encoding
+    assert decode(resp.get_data()) == raw
+    assert "Accept-Encoding" in resp.headers["Vary"]
+    if encoding == "br":
+        assert len(resp.get_data()) < len(brotli.compress(raw, quality=4))
+    etag = resp.headers["ETag"]
+    assert etag.endswith(f':{encoding}"')
+    again = client.get("/static/offline.js", headers={"Accept-Encoding": encoding, "If-None-Match": etag})
+    assert again.status_code == 304 and again.get_data() == b""
+    plain = client.get("/static/offline.js", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers and plain.get_data() == raw
