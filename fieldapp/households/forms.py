@@ -1,4 +1,5 @@
-"""Member, move and split forms: input shape only (ID numbers checked by core.idnumber); services decide the rest."""
+"""Member, move, split and new-household forms: input shape only (ID numbers checked by core.idnumber); services
+decide the rest."""
 from __future__ import annotations
 
 import unicodedata
@@ -124,3 +125,39 @@ class SplitForm(FlaskForm):
     def validate_members(self, field):
         if not field.data:
             raise ValidationError(_l("Choose at least one member."))
+
+
+class NewHouseholdForm(FlaskForm):
+    """A household met on a door-to-door visit that is not on the roster: its head, and where it lives.
+
+    The ID number and mobile are optional here (a head met in the field may not have the card at hand) but checked
+    exactly as the member form checks them when given; the village's groups are set as choices by the view.
+    """
+
+    head_name = StringField(_l("Name of the head of household"), filters=[_strip], validators=[
+        DataRequired(_l("Enter the name.")), Length(max=50, message=_l("At most 50 characters.")), _person_name])
+    id_number = StringField(_l("ID number"), filters=[_strip],
+                            validators=[Length(max=30, message=_l("An ID number has 18 characters."))])
+    phone = StringField(_l("Mobile"), filters=[_strip], validators=[Optional(), Length(max=20)])
+    group_id = SelectField(_l("Village group"), choices=[], default="", validate_choice=False)
+    address = StringField(_l("Address"), filters=[_strip], validators=[
+        Optional(), Length(max=200, message=_l("At most 200 characters."))])
+    idem_key = IdemKeyField()
+
+    id_info = None
+    mobile_number = None
+    group_required = False  # set by the view: the village has groups (or the user sees only some of them)
+
+    validate_id_number = MemberForm.validate_id_number
+    validate_phone = MemberForm.validate_mobile
+
+    def validate_group_id(self, field):
+        offered = {value for value, _label in field.choices if value}
+        if field.data and field.data not in offered:
+            raise ValidationError(_l("Choose one of this village's groups."))
+        if not field.data and self.group_required:
+            raise ValidationError(_l("Choose the village group."))
+
+    @property
+    def group(self) -> int | None:
+        return int(self.group_id.data) if self.group_id.data else None

@@ -1,4 +1,5 @@
-"""Household use cases: worklist and search queries, the household page, members, moves and splits.
+"""Household use cases: worklist and search queries, the household page, members, moves, splits and a household
+found on a visit.
 
 Every read goes through `access` (households are village-bound); sub-records are reached only through a
 household that was loaded in scope. Functions here never commit, and the member and split changes leave the
@@ -16,6 +17,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from ..core import access, clock
 from ..core.idnumber import IdInfo
@@ -528,6 +530,63 @@ def split_household(household: Household, member_ids: list[int], new_head_id: in
     ])
     touch(household)
     return new
+
+
+# ---------------------------------------------------------------- a household found on a visit (走访新发现)
+
+CODE_ATTEMPTS = 5
+
+
+def next_household_code(village: Village) -> str:
+    """The next `<village stat_code>-<4-digit seq>` code, numbered as the roster import numbers its households."""
+    prefix = f"{village.stat_code}-"
+    codes = db.session.scalars(sa.select(Household.code).where(Household.code.startswith(prefix, autoescape=True)))
+    last = max((int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()), default=0)
+    return f"{prefix}{last + 1:04d}"
+
+
+@dataclass
+class NewHousehold:
+    """A household not on the roster, as the form gives it once its shape is checked."""
+
+    head_name: str
+    id_info: IdInfo | None = None
+    mobile: str | None = None
+    group: VillageGroup | None = None
+    address: str | None = None
+
+
+def create_household(village: Village, data: NewHousehold) -> Household:
+    """A fresh file (状态 new) for a household met on a visit, with its head as the first member.
+
+    The ID number, when given, must not belong to anyone else in the bank. The code is the village's next roster
+    number; a concurrent create that took it first (PostgreSQL: both read the same last number) makes this one
+    take the next. Audited by the session listener; flushed, never committed.
+    """
+    if data.id_info is not None:
+        _check_unique(MemberInput(name=data.head_name, relation="head", id_info=data.id_info), None)
+    group = data.group
+    household = None
+    for _attempt in range(CODE_ATTEMPTS):
+        household = Household(county_id=village.county_id, village_id=village.id, group_id=group.id if group else None,
+                              code=next_household_code(village), head_name=data.head_name,
+                              address=data.address or village.name + (group.name if group else ""),
+                              phone=data.mobile or None, file_status="new", status="active", tags=[],
+                              declared_none=[])
+        try:
+            with db.session.begin_nested():
+                db.session.add(household)
+        except IntegrityError:
+            household = None
+            continue  # someone took this code meanwhile: the next one
+        break
+    if household is None:
+        raise HouseholdError("no_code")
+    head = Member(county_id=household.county_id, relation="head", is_head=True, position=0)
+    _apply(head, MemberInput(name=data.head_name, relation="head", id_info=data.id_info, mobile=data.mobile))
+    household.members.append(head)
+    db.session.flush()
+    return household
 
 
 # ---------------------------------------------------------------- the village roles' summary (§4.3)

@@ -1,5 +1,5 @@
 """The grid officer's worklist and search, the household page, members, ID reveal, moves (迁出) and splits (分户),
-and the village secretary's summary of their village."""
+a household found on a visit (走访新发现), and the village secretary's summary of their village."""
 from __future__ import annotations
 
 from flask import abort, request
@@ -16,7 +16,9 @@ from ..extensions import db
 from ..org import services as org_services
 from ..org.models import Village
 from . import bp, rules, services, workflow
-from .forms import EDUCATION, LABOUR, RELATIONS, EditMemberForm, MoveForm, NewMemberForm, SplitForm
+from .forms import (
+    EDUCATION, LABOUR, RELATIONS, EditMemberForm, MoveForm, NewHouseholdForm, NewMemberForm, SplitForm,
+)
 from .models import FILE_STATUSES, Household
 
 # Who may use the credit file (domain §1.1, SD-5, SD-6): village roles see only their village's summary,
@@ -56,6 +58,7 @@ ERRORS = {  # English msgids, translated when shown (some take parameters)
     "not_active": N_("This household has moved out; it can no longer be changed."),
     "under_review": N_("This file is being reviewed. It can be changed once the branch manager accepts or "
                        "returns it."),
+    "no_code": N_("No household code could be allocated; send the form again."),
 }
 MAX_PAGE = 100_000
 
@@ -141,7 +144,7 @@ def village(village_id: int):
     coverage = services.coverage_by_village(access.current_area(), v.id).get(v.id) or services.Coverage()
     return render("households/village.html", "households/_household_rows.html", village=v, groups=groups,
                   group_names={g.id: g.name for g in groups}, filters=filters, households=households,
-                  coverage=coverage, statuses=FILE_STATUSES,
+                  coverage=coverage, statuses=FILE_STATUSES, can_create=current_user.has_role(*CREDIT_WRITE),
                   due_ids={h.id for h in households.items if services.is_due(h)})
 
 
@@ -415,6 +418,49 @@ def split(household_id: int):
             return redirect_to("households.show", _("New household created."), household_id=new.id)
     return render("households/split.html", "households/_split_form.html", status=422, household=h, form=form,
                   error=error)
+
+
+# ---------------------------------------------------------------- a household found on a visit (走访新发现)
+
+def _new_household_form(v: Village, submitted: bool) -> tuple[NewHouseholdForm, dict]:
+    """The form with the village's groups I see as choices (required unless the village has none)."""
+    groups = access.groups_visible_in(v)
+    form = NewHouseholdForm() if submitted else NewHouseholdForm(formdata=None)
+    form.group_id.choices = [("", _("Choose a group"))] + [(str(g.id), g.name) for g in groups]
+    form.group_required = bool(v.groups) or not access.sees_whole_village(v)
+    if not submitted and len(groups) == 1:
+        form.group_id.data = str(groups[0].id)
+    return form, {g.id: g for g in groups}
+
+
+def _new_household_page(v: Village, form: NewHouseholdForm, status: int = 200, error: str | None = None):
+    return render("households/new.html", "households/_new_form.html", status=status, village=v, form=form,
+                  error=error)
+
+
+@bp.route("/worklist/villages/<int:village_id>/households/new", methods=["GET", "POST"])
+@access.policy(read=CREDIT_WRITE, write=CREDIT_WRITE)
+@idempotent
+def new(village_id: int):
+    """A household met door to door that is not on the roster: a fresh file with its head (idempotent)."""
+    v = access.get_or_404(Village, village_id)
+    form, groups = _new_household_form(v, submitted=request.method == "POST")
+    if request.method == "GET":
+        return _new_household_page(v, form)
+    error = None
+    if form.validate_on_submit():
+        data = services.NewHousehold(head_name=form.head_name.data, id_info=form.id_info, mobile=form.mobile_number,
+                                     group=groups.get(form.group), address=form.address.data or None)
+        try:
+            h = services.create_household(v, data)
+        except services.HouseholdError as exc:
+            error = _attach(form, exc)
+        except IntegrityError:  # the same ID number registered at the same moment elsewhere
+            db.session.rollback()
+            _duplicate_error(form)
+        else:
+            return redirect_to("households.show", _("New household created."), household_id=h.id)
+    return _new_household_page(v, form, status=422, error=error)
 
 
 # ---------------------------------------------------------------- the village secretary's summary

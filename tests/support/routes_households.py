@@ -1,9 +1,13 @@
-"""Access-matrix rows for the worklist, search, household page, members, ID reveal, moves, splits and the village
-summary (fieldapp/households/views.py).
+"""Access-matrix rows for the worklist, search, household page, members, ID reveal, moves, splits, a new household
+found on a visit and the village summary (fieldapp/households/views.py).
 
 Each writing role gets its own in-scope household (hq_admin h5, branch_manager h3, grid_officer h1), so one role's
 successful POST never makes the next role's form stale. Member routes need two ids in the URL: their id helpers
 return "household/members/member" as the {id}.
+
+The matrix keys rows by endpoint, so "households.new" has its POST row in ROUTES and its GET row in GET_ROUTES
+(checked role by role in tests/web/test_household_new.py). The POST needs a group of the role's village that the
+role sees: new_household_ids puts it into the row's form before the matrix builds the request.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import sqlalchemy as sa
 
 from fieldapp.extensions import db
 from fieldapp.households.models import Member
+from fieldapp.org.models import Village
 from tests.support.matrix import Route, village_ids
 
 READ = {"hq_admin", "branch_manager", "grid_officer", "auditor"}
@@ -59,6 +64,23 @@ def split_ids(w, role):
     return inside, outside
 
 
+def new_household_ids(w, role):
+    """The role's village (matrix.village_ids) and, in NEW_HOUSEHOLD's form, a group of it the role covers."""
+    inside, outside = village_ids(w, role)
+    village = db.session.get(Village, inside)
+    covered = {"branch_manager": "一组", "grid_officer": "一组"}.get(role)  # G01-1 covers only 龙门村 一组
+    group = next((g for g in village.groups if covered in (None, g.name)), village.groups[0])
+    NEW_HOUSEHOLD.data["group_id"] = str(group.id)
+    return inside, outside
+
+
+NEW_HOUSEHOLD = Route("POST", "/worklist/villages/{id}/households/new", WRITE, ok=303, ids=new_household_ids,
+                      data={"head_name": "新发现户", "id_number": "", "phone": "", "address": "",
+                            "idem_key": "newhh-{role}-{id}"})
+GET_ROUTES = {
+    "households.new": Route("GET", "/worklist/villages/{id}/households/new", WRITE, ids=village_ids),
+}
+
 ROUTES = {
     "households.worklist": Route("GET", "/worklist", READ),
     "households.search": Route("GET", "/households/search?q=zs", READ),
@@ -75,5 +97,6 @@ ROUTES = {
                              data={"target": "out", "destination": "外省务工", "version": "1"}),
     "households.split": Route("POST", "/households/{id}/split", WRITE, ok=303, ids=split_ids,
                               data={"members": str(SPLIT_MEMBER), "target": "same", "idem_key": "split-{role}-{id}"}),
+    "households.new": NEW_HOUSEHOLD,
     "households.village_summary": Route("GET", "/villages/{id}/households", SUMMARY, ids=village_ids),
 }
