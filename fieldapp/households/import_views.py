@@ -142,13 +142,8 @@ def _report_context(results, token: str | None, filename: str) -> dict:
 
 def _next_codes(villages: set[tuple[int, str]]) -> dict[int, int]:
     """The last used sequence number of `<village stat_code>-<seq>` codes, per village."""
-    last: dict[int, int] = {}
-    for village_id, stat_code in villages:
-        prefix = f"{stat_code}-"
-        codes = db.session.scalars(sa.select(Household.code).where(Household.code.startswith(prefix,
-                                                                                            autoescape=True)))
-        last[village_id] = max((int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()), default=0)
-    return last
+    from .services import last_household_seq
+    return {village_id: last_household_seq(stat_code) for village_id, stat_code in villages}
 
 
 def _member(r: importer.RowResult, county_id: int, position: int) -> Member:

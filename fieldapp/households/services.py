@@ -537,12 +537,16 @@ def split_household(household: Household, member_ids: list[int], new_head_id: in
 CODE_ATTEMPTS = 5
 
 
+def last_household_seq(stat_code: str) -> int:
+    """The highest sequence number of the village's `<stat_code>-<seq>` household codes (0 if none)."""
+    prefix = f"{stat_code}-"
+    codes = db.session.scalars(sa.select(Household.code).where(Household.code.startswith(prefix, autoescape=True)))
+    return max((int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()), default=0)
+
+
 def next_household_code(village: Village) -> str:
     """The next `<village stat_code>-<4-digit seq>` code, numbered as the roster import numbers its households."""
-    prefix = f"{village.stat_code}-"
-    codes = db.session.scalars(sa.select(Household.code).where(Household.code.startswith(prefix, autoescape=True)))
-    last = max((int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()), default=0)
-    return f"{prefix}{last + 1:04d}"
+    return f"{village.stat_code}-{last_household_seq(village.stat_code) + 1:04d}"
 
 
 @dataclass
