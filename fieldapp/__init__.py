@@ -105,6 +105,7 @@ def create_app(config_object=config_module.Config, **overrides) -> Flask:
         from .core.testhooks import bp as test_bp
         app.register_blueprint(test_bp)
 
+    app.session_interface = web.SessionInterface()
     app.after_request(web.security_headers)
     app.after_request(web.compress_static)   # runs before Flask-Compress's (after_request runs in reverse)
     app.register_error_handler(Exception, web.handle_exception)

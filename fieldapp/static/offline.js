@@ -1,5 +1,6 @@
-// Fieldapp for weak signal: drafts, the outbox, signature pads. Plain JavaScript, loaded with defer after htmx and
-// before photos.js; the CSP forbids inline script, so everything is wired up here from markup:
+// Fieldapp for weak signal: drafts, the outbox, signature pads. Plain JavaScript, loaded with defer after htmx (it
+// fetches photos.js when a page shows a photo input); the CSP forbids inline script, so everything is wired up
+// here from markup:
 //
 //   form[data-offline][data-draft-key="h12:members"]  autosaved to IndexedDB ("fieldapp" / "drafts", key
 //       "<user id>:<draft key>") while typing, restored after a reload or crash (with a note and a discard button),
@@ -1321,6 +1322,21 @@
       return pump("load");
     }).catch(function () { /* no IndexedDB: forms submit the ordinary way */ });
   }
+
+  // photos.js (resizing and queued uploads) is fetched only once a page shows a photo input: most pages have none,
+  // and a phone's first visit should not pay for it. <html data-photos-js> carries its hashed address.
+  var photosRequested = false;
+  scanHooks.push(function (root) {
+    var src = document.documentElement.getAttribute("data-photos-js");
+    if (photosRequested || FA.photos || !src) { return; }
+    if (!((root.matches && root.matches("input[data-photo-upload]")) || root.querySelector("input[data-photo-upload]"))) {
+      return;
+    }
+    photosRequested = true;
+    var script = document.createElement("script");
+    script.src = src;
+    document.head.appendChild(script);
+  });
 
   openDb().catch(function () {});
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }

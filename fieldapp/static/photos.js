@@ -1,4 +1,4 @@
-// Fieldapp photos for weak signal: loaded with defer after offline.js (it uses window.Fieldapp).
+// Fieldapp photos for weak signal: loaded by offline.js when a page shows a photo input (it uses window.Fieldapp).
 //
 //   <input type="file" accept="image/*" capture="environment" name="photo"
 //          data-photo-upload="/households/12/photos" data-photo-kind="house" [data-photo-target="#photos"]>

@@ -162,3 +162,29 @@ def test_static_text_is_sent_precompressed_at_the_strongest_level(client, world,
     assert again.status_code == 304 and again.get_data() == b""
     plain = client.get("/static/offline.js", headers={"Accept-Encoding": "identity"})
     assert plain.status_code == 200 and "Content-Encoding" not in plain.headers and plain.get_data() == raw
+
+
+def test_css_and_js_carry_no_document_headers_and_do_not_vary_on_the_cookie(client, world):
+    """A cold page fetches several of these: they keep nosniff and their long cache, but not the CSP and other
+    document-only headers, and a logged-in request does not split shared caches by cookie."""
+    login(client, world.officer)
+    body = client.get("/villages").get_data(as_text=True)
+    src = re.search(r'src="(/static/offline\.js\?v=[0-9a-f]{12})"', body).group(1)
+    resp = client.get(src, headers={"Accept-Encoding": "br"})
+    assert resp.status_code == 200 and resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "immutable" in resp.headers["Cache-Control"]
+    for name in ("Content-Security-Policy", "X-Frame-Options", "Permissions-Policy", "Content-Disposition",
+                 "Expires", "Last-Modified"):
+        assert name not in resp.headers, name
+    assert "cookie" not in resp.headers["Vary"].lower()
+    page = client.get("/villages")
+    assert "Content-Security-Policy" in page.headers and "Cookie" in page.headers["Vary"]
+
+
+def test_photos_js_is_not_on_every_page_but_its_address_is(client, world):
+    """offline.js fetches photos.js only on a page with a photo input (tests/browser/test_offline.py uploads)."""
+    login(client, world.officer)
+    body = client.get("/villages").get_data(as_text=True)
+    assert "photos.js" not in re.sub(r'data-photos-js="[^"]+"', "", body)
+    src = re.search(r'data-photos-js="(/static/photos\.js\?v=[0-9a-f]{12})"', body).group(1)
+    assert client.get(src).status_code == 200
