@@ -1,14 +1,10 @@
-"""Credit certificate (授信证) rows: the public verify page a card's QR opens, and a 100-card print batch.
+"""Credit certificate (授信证) row: the public verify page a card's QR opens.
 
 * verify page: GET /V/<token> of a demo certificate that is active, logged out, over plain HTTP with
   `Accept-Encoding: br, gzip` (as pageweight's fragments): the bytes as sent (compressed body plus headers) of the
   first answer, and its latency, first and median of the next VERIFY_REPEATS (the server runs with
   RATELIMIT_ENABLED=0, so the loop is not throttled). The target is the 6 KB of issue 7.
-* 100-card batch: `cards.sheets_pdf` in-process (on the bench's database, zh-CN) for 100 certificates: seconds, PDF
-  bytes and pages (A4 sheets of 10, fronts then backs). The demo county has only a handful of certificates (its
-  final ratings), so the batch is made up to 100 with unsaved copies of them, each with its own token, number and
-  check code: every card draws its own QR code, as in a real village batch (repeating the same certificates would
-  let the renderer reuse identical QR images), and nothing is written to the database the other rows measure.
+The print batch (1,000 cards over HTTP and in-process, QR codes timed alone) is in bench/pdfqr.py.
 Nothing is asserted: a missing certificate or a failed request is a row that says so.
 """
 from __future__ import annotations
@@ -25,12 +21,10 @@ COLUMNS = [
     Column("seconds", "s", lambda v: "" if v is None else f"{v:.3f}"),
     Column("median_seconds", "median s", lambda v: "" if v is None else f"{v:.3f}"),
     Column("bytes", "KB", kb),
-    Column("pages", "pages", plain),
     Column("encoding", "enc", plain),
 ]
 VERIFY_TARGET = 6 * 1024     # issue 7: the public verify page is ≤ 6 KB compressed
 VERIFY_REPEATS = 20
-BATCH_CARDS = 100
 
 STATUS_ORDER = ("active", "suspended", "expired", "superseded", "issued", "revoked")
 
@@ -86,57 +80,11 @@ def verify_row(bench: Bench) -> Row:
     return Row(label, values, target=f"KB≤{VERIFY_TARGET // 1024}", note="; ".join(notes))
 
 
-def _batch(real: list, size: int) -> list:
-    """`size` certificates: the real ones, then unsaved copies of them with fresh tokens, numbers and check codes."""
-    from fieldapp.certificates import rules, services
-    from fieldapp.certificates.models import Certificate
-    out = list(real[:size])
-    copied = ("county_id", "village_id", "group_id", "household_id", "credit_line_id", "rating_id", "branch_id",
-              "kind", "holder_display", "grade", "line_fen", "issued_at", "valid_to", "status")
-    serial = 900000
-    while len(out) < size:
-        model = real[len(out) % len(real)]
-        serial += 1
-        prefix = model.cert_no.rsplit("-", 1)[0]
-        out.append(Certificate(**{k: getattr(model, k) for k in copied}, cert_no=f"{prefix}-{serial:06d}",
-                               check_code=rules.new_check_code(), token_sealed=services.seal_token(rules.new_token())))
-    return out
-
-
-def batch_row(bench: Bench) -> Row:
-    import sqlalchemy as sa
-    from fieldapp.certificates import cards
-    from fieldapp.certificates.models import Certificate
-    from fieldapp.extensions import db
-    from .notices import pdf_pages
-    label = f"{BATCH_CARDS}-card batch"
-    with bench.app.test_request_context("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}):
-        try:
-            real = db.session.scalars(sa.select(Certificate).where(Certificate.status == "active")
-                                      .order_by(Certificate.id)).all()
-            real = real or db.session.scalars(sa.select(Certificate).order_by(Certificate.id)).all()
-            if not real:
-                return Row(label, note="no certificate in this database (the demo's certificates layer adds some)")
-            batch = _batch(real, BATCH_CARDS)
-            started = time.perf_counter()
-            body, pages = cards.sheets_pdf(batch, title="bench")
-            seconds = time.perf_counter() - started
-        finally:
-            db.session.rollback()
-            db.session.remove()
-    values = {"count": len(batch), "seconds": seconds, "bytes": len(body), "pages": pages,
-              "real_certificates": min(len(real), BATCH_CARDS), "pdfinfo_pages": pdf_pages(body)}
-    note = (f"cards.sheets_pdf in-process; {values['real_certificates']} demo certificates"
-            + (f" + {len(batch) - len(real)} unsaved copies with their own QR" if len(batch) > len(real) else ""))
-    return Row(label, values, note=note)  # issue 7 sets no time target for the batch
-
-
-@producer("certificates", "Credit certificates (授信证): the public verify page and a 100-card print batch", COLUMNS,
-          quick=True)
+@producer("certificates", "Credit certificates (授信证): the public verify page", COLUMNS, quick=True)
 def certificate_rows(bench: Bench):
-    for label, make in (("verify page", verify_row), (f"{BATCH_CARDS}-card batch", batch_row)):
+    for label, make in (("verify page", verify_row),):
         if bench.time_left() <= 0:
-            yield Row(label, note="not measured: bench-quick's time budget (3 minutes in all) ran out")
+            yield Row(label, note=f"not measured: the {bench.kind} run's time budget ran out")
             continue
         echo(f"  {label}")
         try:

@@ -14,6 +14,13 @@ For each page, in a "Galaxy S8" context set to zh-CN:
 * warm: the same context navigates to the page a second time (via about:blank), with its cache primed;
 * fragment: the same URL requested with `HX-Request: true` and `Accept-Encoding: br, gzip` straight over HTTP:
   compressed body plus headers. A route whose htmx answer is the full page has no fragment.
+* 3G cold and 3G warm: those two loads' ready time (ms from navigation start until `load` and the last response
+  since, htmx's load-triggered requests included; Navigation and Resource Timing) with the page's connection
+  emulated as 3G by CDP Network.emulateNetworkConditions (400 ms RTT, 400 kbit/s each way): every page in the full
+  run, the key pages of G3_QUICK in bench-quick (the others say "3G: full run only"; the JSON keeps their
+  unthrottled ready times).
+The ids each URL parameter can take are looked up once per run, and the probe that found a page's URL is its plain
+answer, so a page costs two browser loads and one or two plain requests.
 Chromium offers br and zstd to 127.0.0.1 as it does to an HTTPS origin (a phone on plain HTTP over the LAN may
 be offered only gzip); the enc column lists the encodings that came back, the document's first. The JSON keeps
 each load's requests (path, bytes, encoding, status).
@@ -28,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import Bench, Column, Row, echo, kb, plain, producer
+from . import BUDGET_S, Bench, Column, Row, echo, kb, plain, producer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -56,6 +63,19 @@ ANY_USER_ROLE = "sysadmin"   # "/" shows a data role their villages; the start p
 PROBE_LIMIT = 8              # candidate id combinations tried over HTTP before a page is "can't fill"
 QUIET_S = 0.15               # after `load`, the network must be idle this long (htmx load triggers included)
 SETTLE_LIMIT_S = 3.0
+# Ready time on a slow phone network: CDP Network.emulateNetworkConditions with 400 ms round trips and 400 kbit/s
+# each way (in bytes per second), cold and warm. The full run loads every page so; bench-quick only the key pages
+# of G3_QUICK (by rule), and its other rows say "3G: full run only". The byte counts come from the same loads (a
+# throttled load sends the same bytes).
+G3 = {"offline": False, "latency": 400, "downloadThroughput": 400_000 / 8, "uploadThroughput": 400_000 / 8}
+G3_QUICK = ("/login", "/worklist", "/households/search", "/households/<int:household_id>",
+            "/households/<int:household_id>/visits/new", "/n/<token>", "/V/<path:cert_token>")
+G3_SETTLE_LIMIT_S = 20.0
+# ms from navigation start (the page's time origin) until `load` and the end of the last response since (htmx's
+# load-triggered requests included), from the Navigation and Resource Timing entries.
+READY_JS = """() => { const nav = performance.getEntriesByType('navigation')[0];
+  const ends = performance.getEntriesByType('resource').map((e) => e.responseEnd);
+  return Math.max(nav ? nav.loadEventEnd : 0, ...ends); }"""
 # Requests the browser makes for itself, not for the page, and only sometimes (once per profile): left out so the
 # numbers are the page's. (The app has no favicon, so a phone's first visit also gets a 404 page for it.)
 BROWSER_OWN = {"/favicon.ico"}
@@ -69,6 +89,8 @@ COLUMNS = [
     Column("warm_requests", "req", plain),
     Column("fragment_bytes", "frag KB", kb),
     Column("encoding", "enc", plain),
+    Column("g3_cold_ms", "3G cold ms", lambda v: "" if v is None else f"{v:.0f}"),
+    Column("g3_warm_ms", "3G warm ms", lambda v: "" if v is None else f"{v:.0f}"),
 ]
 
 
@@ -231,7 +253,16 @@ def _model_for(param: str):
 
 
 def candidates(bench: Bench, param: str, limit: int = PROBE_LIMIT) -> tuple[list[int], str | None]:
-    """Ids to try for `param`, and why there are none when the list is empty."""
+    """Ids to try for `param`, and why there are none when the list is empty (looked up once per run: many routes
+    share a parameter)."""
+    memo = bench.shared.setdefault("pageweight_candidates", {})
+    if (param, limit) not in memo:
+        memo[(param, limit)] = _candidates(bench, param, limit)
+    ids, why = memo[(param, limit)]
+    return list(ids), why
+
+
+def _candidates(bench: Bench, param: str, limit: int) -> tuple[list[int], str | None]:
     import sqlalchemy as sa
     from fieldapp.extensions import db
     with bench.app.app_context():
@@ -286,10 +317,10 @@ class Answer:
 
 
 def http_get(bench: Bench, path: str, cookies: str = "", headers: dict[str, str] | None = None,
-             encodings: str = "br, gzip") -> Answer:
+             encodings: str = "br, gzip", timeout: float = 30) -> Answer:
     """One GET to the bench server (127.0.0.1 only), redirects not followed, body kept as sent."""
     srv = bench.server
-    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=timeout)
     try:
         hdrs = {"Accept-Encoding": encodings, "Accept-Language": "zh-CN,zh;q=0.9",
                 "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -439,19 +470,43 @@ class NetLog:
         return (sum(r["bytes"] + r["redirect_bytes"] for r in sent), sum(1 + r["hops"] for r in sent))
 
 
-def load(page, log: NetLog, path: str) -> dict:
-    """Navigate, wait for the page and whatever it fetches after `load`, and sum the network log."""
+NO_THROTTLE = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+
+
+def visitor_tab(bench: Bench, username: str | None, state: dict | None):
+    """One browser tab per visitor for the whole run (page, CDP session, network log): a new context per page
+    costs more than the page. Cold loads clear the browser's cache first (Network.clearBrowserCache), so they start
+    as empty as a fresh context's; cookies stay, as a logged-in phone's do."""
+    tabs = bench.shared.setdefault("pageweight_tabs", {})
+    if username not in tabs:
+        ctx = new_context(bench, state)
+        bench.on_close(ctx.close)
+        page = ctx.new_page()
+        cdp = ctx.new_cdp_session(page)
+        tabs[username] = (page, cdp, NetLog(cdp))
+    return tabs[username]
+
+
+def load(page, log: NetLog, path: str, settle_limit: float = SETTLE_LIMIT_S) -> dict:
+    """Navigate, wait for the page and whatever it fetches after `load`, and sum the network log; ready_ms is the
+    page's own ready time (READY_JS), settled whether the network went quiet within `settle_limit`."""
     log.reset()
     response = page.goto(path, wait_until="load")
-    deadline = time.monotonic() + SETTLE_LIMIT_S
+    deadline = time.monotonic() + settle_limit
     while not log.settled() and time.monotonic() < deadline:
-        page.wait_for_timeout(30)
+        page.wait_for_timeout(10)
+    settled = log.settled()
+    try:
+        ready_ms = page.evaluate(READY_JS)
+    except Exception:  # noqa: BLE001 - a page that navigated away meanwhile has no timing to give
+        ready_ms = None
     total, count = log.totals()
     sent = log.network()
     encodings = list(dict.fromkeys(r["encoding"] for r in sorted(sent, key=lambda r: r["type"] != "Document")
                                    if r["encoding"]))
     return {"bytes": total, "requests": count, "status": response.status if response else None,
-            "encoding": ",".join(encodings), "final_path": urlsplit(page.url).path,
+            "encoding": ",".join(encodings), "final_path": urlsplit(page.url).path, "ready_ms": ready_ms,
+            "settled": settled,
             "detail": [{"path": urlsplit(r["url"]).path, "bytes": r["bytes"] + r["redirect_bytes"],
                         "enc": r["encoding"], "status": r["status"]} for r in sent]}
 
@@ -480,25 +535,31 @@ def _target_text(kind: str, has_fragment: bool) -> str:
     return " ".join(parts)
 
 
-def _fill(bench: Bench, route: Route, cookies: str) -> tuple[str | None, str]:
-    """A URL of `route` that the visitor can open, or None and why not."""
+def _fill(bench: Bench, route: Route, cookies: str) -> tuple[str | None, str, Answer | None]:
+    """A URL of `route` that the visitor can open, or None and why not; and the probe's answer for that URL when
+    one was fetched (the same GET the page's plain answer is, so it is not asked again)."""
     if not route.params:
-        return build_url(route, {}), ""
+        return build_url(route, {}), "", None
     lists = []
     for param in route.params:
         ids, why = candidates(bench, param)
         if not ids:
-            return None, f"can't fill: {why}"
+            return None, f"can't fill: {why}", None
         lists.append(ids)
     tried = []
     for combo in itertools.islice(itertools.product(*lists), PROBE_LIMIT):
         url = build_url(route, dict(zip(route.params, combo)))
-        status = http_get(bench, url, cookies).status
-        if status == 200:
-            return url, ""
-        tried.append(f"{url}→{status}")
+        answer = http_get(bench, url, cookies)
+        if answer.status == 200:
+            return url, "", answer
+        tried.append(f"{url}→{answer.status}")
     shown = ", ".join(tried[:3]) + (" …" if len(tried) > 3 else "")
-    return None, f"can't fill: no candidate opens ({shown}); see PARAMS in bench/pageweight.py"
+    return None, f"can't fill: no candidate opens ({shown}); see PARAMS in bench/pageweight.py", None
+
+
+def throttled(bench: Bench, route: Route) -> bool:
+    """Whether this page's loads run on emulated 3G: every page in the full run, G3_QUICK in bench-quick."""
+    return not bench.quick or route.rule in G3_QUICK
 
 
 def measure(bench: Bench, route: Route) -> Row:
@@ -514,14 +575,14 @@ def measure(bench: Bench, route: Route) -> Row:
     values: dict[str, Any] = {"as": username or "(nobody)", "role": role}
     state = login_state(bench, username)
     cookies = cookie_header(state)
-    url, why = _fill(bench, route, cookies)
+    url, why, probed = _fill(bench, route, cookies)
     if url is None:
         return Row(label, values, note=why)
     values["url"] = url
     kind = "verify" if "verify" in route.endpoint else "page"
     notes: list[str] = []
 
-    plain_answer = http_get(bench, url, cookies)
+    plain_answer = probed or http_get(bench, url, cookies)
     if plain_answer.status != 200:
         notes.append(f"HTTP {plain_answer.status}" + (f" → {plain_answer.headers.get('location')}"
                                                       if "location" in plain_answer.headers else ""))
@@ -543,20 +604,27 @@ def measure(bench: Bench, route: Route) -> Row:
         values["encoding"] = fragment.encoding if has_fragment else plain_answer.encoding
         notes.append("fragment only (no page)")
     else:
-        ctx = new_context(bench, state)
-        try:
-            page = ctx.new_page()
-            log = NetLog(ctx.new_cdp_session(page))
-            cold = load(page, log, url)
-            if page.evaluate(FORM_JS) and kind == "page":
-                kind = "form"
-            page.goto("about:blank")
-            warm = load(page, log, url)
-        finally:
-            ctx.close()
+        g3 = throttled(bench, route)
+        page, cdp, log = visitor_tab(bench, username, state)
+        cdp.send("Network.emulateNetworkConditions", G3 if g3 else NO_THROTTLE)
+        limit = G3_SETTLE_LIMIT_S if g3 else SETTLE_LIMIT_S
+        page.goto("about:blank")
+        cdp.send("Network.clearBrowserCache")   # cold: nothing cached, as on a phone's first visit
+        cold = load(page, log, url, limit)
+        if page.evaluate(FORM_JS) and kind == "page":
+            kind = "form"
+        page.goto("about:blank")
+        warm = load(page, log, url, limit)
         values.update(kind=kind, cold_bytes=cold["bytes"], cold_requests=cold["requests"],
                       warm_bytes=warm["bytes"], warm_requests=warm["requests"], encoding=cold["encoding"],
                       status=cold["status"], cold_detail=cold["detail"], warm_detail=warm["detail"])
+        if g3:
+            values.update(g3_cold_ms=cold["ready_ms"], g3_warm_ms=warm["ready_ms"])
+            notes += [f"3G {w}: not settled in {limit:.0f} s" for w, load_ in (("cold", cold), ("warm", warm))
+                      if not load_["settled"]]
+        else:
+            values.update(ready_cold_ms=cold["ready_ms"], ready_warm_ms=warm["ready_ms"])   # unthrottled, JSON only
+            notes.append("3G: full run only")
         if cold["final_path"] != urlsplit(url).path:
             notes.append(f"ended on {cold['final_path']}")
         elif cold["status"] != 200 and not notes:
@@ -568,16 +636,23 @@ def measure(bench: Bench, route: Route) -> Row:
     return Row(label, values, target=_target_text(values["kind"], has_fragment), note="; ".join(notes))
 
 
-@producer("pageweight", "Page weight: compressed bytes per page, cold and warm, in Chromium (Galaxy S8, zh-CN)",
-          COLUMNS, quick=True)
+@producer("pageweight", "Page weight: compressed bytes per page, cold and warm, and ready time on 3G, in Chromium "
+          "(Galaxy S8, zh-CN)", COLUMNS, quick=True)
 def page_weight(bench: Bench):
     routes = get_routes(bench.app)
+    # the 3G key pages first (their rows still print in route order), so a short budget does not cut them
+    first = [r for r in routes if bench.quick and r.rule in G3_QUICK]
+    done = {id(r): _one(bench, r) for r in first}
     for route in routes:
-        if bench.time_left() <= 0:
-            yield Row(route.label, note="not measured: bench-quick's time budget (3 minutes in all) ran out")
-            continue
-        echo(f"  {route.label}")
-        try:
-            yield measure(bench, route)
-        except Exception as exc:  # noqa: BLE001 - one page's failure is a row, not the end of the table
-            yield Row(route.label, note=f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:140]}")
+        yield done[id(route)] if id(route) in done else _one(bench, route)
+
+
+def _one(bench: Bench, route: Route) -> Row:
+    if bench.time_left() <= 0:
+        return Row(route.label, note=f"not measured: the {bench.kind} run's time budget "
+                                     f"({BUDGET_S[bench.kind] / 60:.0f} minutes in all) ran out")
+    echo(f"  {route.label}")
+    try:
+        return measure(bench, route)
+    except Exception as exc:  # noqa: BLE001 - one page's failure is a row, not the end of the table
+        return Row(route.label, note=f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:140]}")

@@ -131,7 +131,7 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def _wait_healthy(server: Server, log: Path, timeout: float = 30.0) -> None:
+def _wait_healthy(server: Server, log: Path, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.proc is not None and server.proc.poll() is not None:
