@@ -564,11 +564,13 @@ def create_household(village: Village, data: NewHousehold) -> Household:
     """A fresh file (状态 new) for a household met on a visit, with its head as the first member.
 
     The ID number, when given, must not belong to anyone else in the bank. The code is the village's next roster
-    number; a concurrent create that took it first (PostgreSQL: both read the same last number) makes this one
-    take the next. Audited by the session listener; flushed, never committed.
+    number: creates in one village take turns on the village's row (PostgreSQL row lock, held to commit; SQLite
+    serialises writers anyway), and one that still meets a taken code (an import committing meanwhile) takes the
+    next. Audited by the session listener; flushed, never committed.
     """
     if data.id_info is not None:
         _check_unique(MemberInput(name=data.head_name, relation="head", id_info=data.id_info), None)
+    db.session.execute(sa.select(Village.id).where(Village.id == village.id).with_for_update())
     group = data.group
     household = None
     for _attempt in range(CODE_ATTEMPTS):
