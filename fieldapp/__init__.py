@@ -36,7 +36,7 @@ def _sqlite_pragmas(app: Flask) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=15000")
+        cur.execute(f"PRAGMA busy_timeout={int(app.config.get('SQLITE_BUSY_TIMEOUT_MS', 15000))}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 

@@ -75,6 +75,8 @@ class Config:
     # Test-only hooks (clock control) are off unless a test config turns them on.
     ENABLE_TEST_HOOKS = False
     IDEMPOTENCY_KEY_TTL_DAYS = 7
+    # SQLite: how long a writer waits for another's lock before the request answers 503 "busy, saved nothing".
+    SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000"))
     # Public notices (公示, domain W4): window lengths in calendar days, the posting photo's radius, the hotline.
     BANK_NAME = os.environ.get("BANK_NAME", "农村商业银行")
     NOTICE_DAYS = int(os.environ.get("NOTICE_DAYS", "7"))

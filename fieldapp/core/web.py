@@ -17,6 +17,7 @@ ERROR_TITLES = {
     400: _l("Bad request"), 401: _l("Please log in"), 403: _l("Not allowed"), 404: _l("Not found"),
     405: _l("Method not allowed"), 409: _l("Changed by someone else"), 413: _l("File too large"),
     422: _l("Please check the form"), 429: _l("Too many attempts"), 500: _l("Something went wrong"),
+    503: _l("Busy"),
 }
 
 
@@ -83,9 +84,37 @@ def handle_http_error(exc: HTTPException):
     return response
 
 
+def is_busy_database(exc: Exception) -> bool:
+    """The database could not give this request its lock in time (SQLite's busy timeout, a PostgreSQL lock or
+    serialisation conflict): nothing was written, and the same request sent again will do."""
+    from sqlalchemy.exc import OperationalError
+    if not isinstance(exc, OperationalError):
+        return False
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "database is locked" in text or "database table is locked" in text:
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return sqlstate in {"40001", "40P01", "55P03"}   # serialization_failure, deadlock_detected, lock_not_available
+
+
 def handle_exception(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http_error(exc)
+    if is_busy_database(exc):
+        current_app.logger.warning("database busy on %s %s: %s", request.method, request.path, exc)
+        try:
+            from ..extensions import db
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the answer must still go out
+            pass
+        # Rendered as to a visitor: loading (or refreshing) the user would wait on the same lock.
+        from flask import g
+
+        from ..extensions import login_manager
+        g._login_user = login_manager.anonymous_user()
+        response = error_response(503, _("The server is busy and saved nothing. Try again in a moment."))
+        response.headers["Retry-After"] = "5"
+        return response
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     try:
         from ..extensions import db
