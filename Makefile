@@ -82,7 +82,7 @@ test-fast: deps-test translations
 # pg_virtualenv as in .ci/run), each capped at BENCH_MINUTES so both fit in an hour; `make bench ENGINES=sqlite`
 # for one. Each writes bench/results/<date>-<engine>.json.
 ENGINES ?= sqlite postgresql
-BENCH_MINUTES ?= $(if $(filter 1,$(words $(ENGINES))),57,28)
+BENCH_MINUTES ?= $(if $(filter 1,$(words $(ENGINES))),57,29)
 PG_URL := postgresql+psycopg://$${PGUSER}:$${PGPASSWORD}@$${PGHOST}:$${PGPORT}/$${PGDATABASE}
 
 bench-quick: apt-bench deps-test translations

@@ -363,26 +363,23 @@ def new_context(bench: Bench, state: dict | None = None):
 
 
 def login_state(bench: Bench, username: str | None) -> dict | None:
-    """Cookies of `username` logged in through the real login form (once per run); None for logged out."""
+    """Cookies of `username` logged in through the real login form over plain HTTP (bench/client.py; once per run),
+    as a Playwright storage state; None for logged out."""
     if username is None:
         return None
     states = bench.shared.setdefault("login_states", {})
     if username not in states:
-        ctx = new_context(bench)
+        from .client import Client
+        client = Client.for_server(bench.server)
         try:
-            page = ctx.new_page()
-            page.goto("/login")
-            page.fill("#login", username)
-            page.fill("#password", bench.server.password)
-            with page.expect_navigation():
-                page.click("#login-form button[type=submit]")
-            if urlsplit(page.url).path == "/login":
-                raise RuntimeError(f"logging in as {username} failed")
-            states[username] = ctx.storage_state()
+            client.login(username, bench.server.password)
+            states[username] = {"origins": [], "cookies": [
+                {"name": name, "value": value, "domain": bench.server.host, "path": "/", "expires": -1,
+                 "httpOnly": True, "secure": False, "sameSite": "Lax"} for name, value in client.cookies.items()]}
         except Exception as exc:  # noqa: BLE001 - remembered, so a failing login is not retried (and locked out)
             states[username] = exc
         finally:
-            ctx.close()
+            client.close()
     if isinstance(states[username], Exception):
         raise states[username]
     return states[username]

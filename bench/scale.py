@@ -24,7 +24,7 @@ from . import Bench, Column, Row, echo, plain, producer
 from .latency import (PHONE_HEADERS, Target, _quote, few_answers, fmt_int, fmt_ms, fmt_ratio, fmt_rps,
                       officer_targets, ratio, run_wrk, warm_up, wrk_version)
 
-CONCURRENCY = (1, 10)
+CONCURRENCY_BY_KIND = {"quick": (1,), "full": (1, 10)}   # quick: one cell per row and size (the 3-minute run)
 SECONDS = {"quick": 1, "full": 5}
 WARMUP_S = {"quick": 0, "full": 1}
 
@@ -100,14 +100,14 @@ def measure_all(bench: Bench, rows, folder: Path) -> dict[tuple[str, int], dict[
         try:
             client = logged_in(bench, role)
         except Exception as exc:  # noqa: BLE001 - a row that says why
-            for c in CONCURRENCY:
+            for c in CONCURRENCY_BY_KIND[bench.kind]:
                 results[(target.label, c)] = f"no login as {role}: {exc}"
             continue
         target.headers = {**PHONE_HEADERS, "Cookie": client.cookie_header()}
         status = warm_up(client, target.path)
         client.close()
         target.detail["status"] = status
-        for c in CONCURRENCY:
+        for c in CONCURRENCY_BY_KIND[bench.kind]:
             if bench.time_left() <= 0:
                 results[(target.label, c)] = "not measured: the time budget ran out"
                 continue
@@ -151,7 +151,7 @@ def scale(bench: Bench):
     sizes = f"small = {small_n:,} households, big = {big_n:,}" if small else f"big = {big_n:,} households"
     first = True
     for target, role, why in rows:
-        for c in CONCURRENCY:
+        for c in CONCURRENCY_BY_KIND[bench.kind]:
             values: dict[str, Any] = {"connections": c, "path": target.path, **target.detail,
                                       "small_households": small_n if small else None, "big_households": big_n}
             if why:
@@ -177,7 +177,7 @@ def scale(bench: Bench):
             if isinstance(s, dict) and isinstance(b, dict):
                 values["p50_ratio"] = ratio(b["p50_ms"], s["p50_ms"])
                 values["rps_ratio"] = ratio(b["rps"], s["rps"])
-            if target.detail.get("q") and c == CONCURRENCY[0]:
+            if target.detail.get("q") and c == CONCURRENCY_BY_KIND[bench.kind][0]:
                 row_notes.append(f"q={target.detail['q']}")
             yield Row(target.label, values, note="; ".join(row_notes))
     yield from load_rows(bench)
