@@ -51,7 +51,7 @@ PLANNED: list[tuple[str, str]] = [
     ("pdf-qr", "PDF and QR (500-household notice, 1,000 certificate cards, one-page baseline)"),
 ]
 LAST = ["pageweight", "memory"]   # memory: peak RSS of the workers after everything else
-NOT_PRODUCER_MODULES = {"quick", "full", "server", "hello", "client"}
+NOT_PRODUCER_MODULES = {"quick", "full", "server", "hello", "client", "report"}
 
 
 # ---------------------------------------------------------------- rows and producers

@@ -225,10 +225,20 @@ PARAMS = {
     "item_id": _item_ids,         # a household on the mid-review meeting (the ballot page)
     "token": _notice_tokens,      # the demo's open notice: its public page /n/<token> (the QR's address)
     "private_id": _private_ids,   # a private notice letter of the first notice (with notice_id = that notice)
+    "cert_id": lambda bench, limit: _ids_of("fieldapp.certificates.models", "Certificate", limit),
     # the public verify page /V/<cert_token> (the card's QR): demo certificates' tokens, active ones first
     "cert_token": lambda bench, limit: __import__(f"{__package__}.certificates", fromlist=["demo_tokens"])
     .demo_tokens(bench, limit),
 }
+
+
+def _ids_of(module: str, model: str, limit: int) -> list[int]:
+    import importlib
+
+    import sqlalchemy as sa
+    from fieldapp.extensions import db
+    cls = getattr(importlib.import_module(module), model)
+    return db.session.scalars(sa.select(cls.id).order_by(cls.id).limit(limit)).all()
 
 
 def _plural(word: str) -> str:
@@ -532,20 +542,65 @@ def _target_text(kind: str, has_fragment: bool) -> str:
     return " ".join(parts)
 
 
+def _section_rows(bench: Bench, limit: int) -> list[dict]:
+    """Land holdings of households in officer1's villages: the section row edit form's (household, name, row)."""
+    import sqlalchemy as sa
+    from fieldapp.extensions import db
+    from fieldapp.households.models import Household, LandHolding
+    villages = _officer_villages(bench)
+    rows = db.session.execute(sa.select(LandHolding.household_id, LandHolding.id)
+                              .join(Household, Household.id == LandHolding.household_id)
+                              .where(Household.village_id.in_(villages)).order_by(LandHolding.id).limit(limit))
+    return [{"household_id": hid, "name": "land", "row_id": rid} for hid, rid in rows]
+
+
+def _private_letters(bench: Bench, limit: int) -> list[dict]:
+    """Private notice letters with their own notice (the URL nests the letter under it)."""
+    import sqlalchemy as sa
+    from fieldapp.extensions import db
+    from fieldapp.notices.models import PrivateNotice
+    rows = db.session.execute(sa.select(PrivateNotice.notice_id, PrivateNotice.id).order_by(PrivateNotice.id)
+                              .limit(limit))
+    return [{"notice_id": nid, "private_id": pid} for nid, pid in rows]
+
+
+# Routes whose parameters belong together (a row of a household, a letter of a notice): whole value sets, best
+# first, instead of one candidate list per parameter.
+FILLERS = {
+    "/households/<int:household_id>/section/<name>/<int:row_id>": _section_rows,
+    "/notices/<int:notice_id>/private/<int:private_id>.pdf": _private_letters,
+}
+
+
+def _value_sets(bench: Bench, route: Route) -> tuple[list[dict], str | None]:
+    if route.rule in FILLERS:
+        with bench.app.app_context():
+            try:
+                sets = FILLERS[route.rule](bench, PROBE_LIMIT)
+            finally:
+                from fieldapp.extensions import db
+                db.session.remove()
+        return sets, (None if sets else "no rows for this route's parameters")
+    lists = []
+    for param in route.params:
+        ids, why = candidates(bench, param)
+        if not ids:
+            return [], why
+        lists.append(ids)
+    return [dict(zip(route.params, combo)) for combo in itertools.islice(itertools.product(*lists), PROBE_LIMIT)], None
+
+
 def _fill(bench: Bench, route: Route, cookies: str) -> tuple[str | None, str, Answer | None]:
     """A URL of `route` that the visitor can open, or None and why not; and the probe's answer for that URL when
     one was fetched (the same GET the page's plain answer is, so it is not asked again)."""
     if not route.params:
         return build_url(route, {}), "", None
-    lists = []
-    for param in route.params:
-        ids, why = candidates(bench, param)
-        if not ids:
-            return None, f"can't fill: {why}", None
-        lists.append(ids)
+    sets, why = _value_sets(bench, route)
+    if not sets:
+        return None, f"can't fill: {why}", None
     tried = []
-    for combo in itertools.islice(itertools.product(*lists), PROBE_LIMIT):
-        url = build_url(route, dict(zip(route.params, combo)))
+    for values in sets:
+        url = build_url(route, values)
         answer = http_get(bench, url, cookies)
         if answer.status == 200:
             return url, "", answer
