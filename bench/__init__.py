@@ -321,6 +321,14 @@ def dump_json(doc: dict) -> str:
 
 # ---------------------------------------------------------------- running
 
+def _note_worker_peak(bench: Bench, name: str) -> None:
+    """The workers' peak RSS so far, after each block (bench/memory.py prints how it grew)."""
+    from .memory import worker_peaks
+    proc = bench.server.proc
+    if proc is not None and proc.poll() is None:
+        bench.shared.setdefault("worker_peaks", []).append((name, max(worker_peaks(proc.pid), default=0)))
+
+
 def _run_order(prod: Producer) -> tuple[int, str]:
     if prod.name in ORDER:
         return (ORDER.index(prod.name), "")
@@ -391,6 +399,7 @@ def run(kind: str, planned: list[tuple[str, str]] = tuple(PLANNED), argv: list[s
                     rows = [Row(prod.title, note=f"failed: {type(exc).__name__}: {exc}".splitlines()[0][:160])]
                 echo(f"bench: {prod.title}: {len(rows)} rows in {time.monotonic() - t0:.1f} s")
                 sections.append((prod, rows))
+                _note_worker_peak(bench, prod.name)
             facts["database"] = _database_version(bench)
         finally:
             bench.close()

@@ -139,5 +139,9 @@ def memory(bench: Bench):
     yield Row("master", values(proc.pid, master), note="no --preload: the master has not imported the app")
     for i, (pid, st) in enumerate(sorted(workers), start=1):
         yield Row(f"worker {i}", values(pid, st))
+    for name, peak in bench.shared.get("worker_peaks", []):
+        yield Row(f"worker peak after {name}", {"hwm_bytes": peak or None,
+                                                "vs_hello": peak / base if peak and base else None},
+                  note="the highest worker VmHWM once this block had run")
     yield Row("hello worker (baseline)", values(None, {"VmHWM": base}) if base else {},
               note=f"a bare Flask app under the same gunicorn flags, {how}")

@@ -18,8 +18,8 @@ its production flags, two workers):
 * notice sheet PDF, N households: the same route for the N-household notice (as hq);
 * notice sheet PDF of the demo's open notice (as officer1; it was bench/notices.py's row);
 * one card: GET /certificates/<id>/card.pdf (front and back, two 85.6 × 54 mm pages);
-* N certificate cards: GET /villages/<id>/certificates/cards.pdf (A4 sheets of 10, fronts then mirrored backs), as
-  head office prints a village's batch;
+* N certificate cards: GET /villages/<id>/certificates/cards.pdf?part=1, 2, … (A4 sheets of 10, fronts then
+  mirrored backs, CARDS_PER_PDF cards a part), as head office prints a village's batch, summed over the parts;
 * QR codes in-process: `cards.qr_svg_data_uri` of every card's verify URL (bench.app, zh-CN; the "QR s" column),
   then (full run) the first STAGE_CARDS cards through what `cards.sheets_pdf` does, timed by stage: card data and
   template (QR included), WeasyPrint layout, PDF writing (it was bench/certificates.py's in-process 100-card
@@ -406,8 +406,29 @@ def _demo_sheet(bench: Bench, notice: dict | None, base_ms: float | None) -> Row
 
 
 def _cards_http(bench: Bench, made: dict, hq: str, cookies: str, base_ms: float | None) -> Row:
+    """The village's whole batch as head office prints it: every part (?part=1, 2, … of CARDS_PER_PDF cards, the
+    app's bound on one WeasyPrint document) one after the other; seconds, bytes and pages summed."""
+    from .notices import pdf_pages
     label = f"{len(made['certificates']):,} certificate cards"
-    row = pdf_row(bench, label, f"/villages/{made['village_id']}/certificates/cards.pdf", hq, cookies, base_ms,
-                  count=len(made["certificates"]))
-    row.note = row.note or "the village's batch: A4 sheets of 10, fronts then mirrored backs; QR s: next row"
-    return row
+    path = f"/villages/{made['village_id']}/certificates/cards.pdf"
+    seconds = 0.0
+    sizes: list[int] = []
+    body_bytes = pages = 0
+    part = 1
+    while True:
+        took, answer = fetch(bench, f"{path}?part={part}", cookies)
+        if answer.status == 404 and part > 1:
+            break   # past the last part
+        if answer.status != 200:
+            return Row(label, {"as": hq, "url": path}, note=f"HTTP {answer.status} for {path}?part={part}")
+        seconds += took
+        sizes.append(answer.bytes)
+        body_bytes += len(answer.body)
+        pages += pdf_pages(answer.body) or 0
+        part += 1
+    ms = per_page_ms(seconds, pages)
+    return Row(label, {"as": hq, "url": path, "count": len(made["certificates"]), "seconds": seconds,
+                       "bytes": sum(sizes), "body_bytes": body_bytes, "pages": pages, "ms_per_page": ms,
+                       "ratio": ratio(ms, base_ms), "parts": len(sizes), "part_bytes": sizes},
+               note=f"the village's batch in {len(sizes)} PDF(s) (?part=1…{len(sizes)}): A4 sheets of 10, fronts "
+                    f"then mirrored backs; QR s: next row")

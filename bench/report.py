@@ -140,8 +140,9 @@ def report(docs: dict[str, dict]) -> str:
                 body.append([e, r["item"], "", "", "", "", f"{v['seconds']:.0f} s"])
         for r in rows_of(d, "memory"):
             v = r["values"]
-            if r["item"].startswith("worker peak"):
-                body.append([e, "worker peak RSS", "", "", "", f"{v['hwm_bytes'] / 2**20:.0f} MiB",
+            if r["item"].startswith("worker peak") and v.get("hwm_bytes"):
+                body.append([e, r["item"].replace("worker peak", "worker peak RSS"), "", "", "",
+                             f"{v['hwm_bytes'] / 2**20:.0f} MiB",
                              ratio(v.get("vs_hello")) + " hello"])
     out.append("\n**Scale** (p50 at 1,000 and at 100,000 households; load times; memory)\n")
     out.append(table(["engine", "row", "conn", "1,000 p50 ms", "100,000 p50 ms", "p50 ratio", "req/s ratio"], body))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import make_response, request
+from flask import current_app, make_response, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
@@ -368,11 +368,21 @@ def village_certificates(village_id: int):
                         line=yuan(c.line_fen), grade=_(rating_rules.GRADE_LABELS.get(c.grade, c.grade))))
     may_write = _may_write()
     printable = sum(counts.get(s, 0) for s in PRINTABLE)
+    per_pdf = _cards_per_pdf()
     return render("certificates/village.html", "certificates/_village_rows.html", village=village, result=result,
                   rows=rows, counts=[(code, _(rules.CERT_STATUS_LABELS[code]), counts[code])
                                      for code in rules.CERT_STATUSES if counts.get(code)],
                   to_issue=len(ratings_to_issue(village)) if may_write else 0, may_write=may_write,
-                  printable=printable)
+                  printable=printable, per_pdf=per_pdf,
+                  card_parts=[(n, start + 1, min(start + per_pdf, printable))
+                              for n, start in enumerate(range(0, printable, per_pdf), start=1)])
+
+
+def _cards_per_pdf() -> int:
+    """Cards in one printed PDF: a whole number of A4 sheets of 10 (WeasyPrint holds every page of a document in
+    memory, about 1.5 MB a card, so a village's 1,000 cards print as parts rather than one 1.4 GB render)."""
+    per = int(current_app.config.get("CARDS_PER_PDF", 100))
+    return max(cards.PER_SHEET, per - per % cards.PER_SHEET)
 
 
 @bp.post("/villages/<int:village_id>/certificates/issue")
@@ -397,16 +407,27 @@ PRINTABLE = ("issued", "active")
 @bp.get("/villages/<int:village_id>/certificates/cards.pdf")
 @access.policy(read=WRITE)
 def village_cards_pdf(village_id: int):
-    """Every valid card of the village (?new=1: only those never printed) on A4 sheets of 10 with crop marks,
-    fronts then mirrored backs for duplex. Each card's print is counted and audited."""
+    """The village's valid cards on A4 sheets of 10 with crop marks, fronts then mirrored backs for duplex, in parts
+    of CARDS_PER_PDF cards (?part=2 …, in card number order); ?new=1: the next part of cards never printed. Each
+    card's print is counted and audited."""
     village = access.get_or_404(Village, village_id)
     stmt = _village_certs(village.id).where(Certificate.status.in_(PRINTABLE))
-    if request.args.get("new") == "1":
+    new_only = request.args.get("new") == "1"
+    if new_only:
         stmt = stmt.where(Certificate.print_count == 0)
     certs = list(db.session.scalars(stmt.order_by(Certificate.cert_no)))
     if not certs:
         return error_response(404, _("There is no card to print in this village."))
-    body, _pages = cards.sheets_pdf(certs, title=village.name)
-    services.print_cards(certs, current_user)
+    per_pdf = _cards_per_pdf()
+    parts = -(-len(certs) // per_pdf)
+    part = 1 if new_only else request.args.get("part", default=1, type=int)
+    if not 1 <= part <= parts:
+        return error_response(404, _("This village's cards print in %(parts)d parts: there is no part %(part)s.",
+                                     parts=parts, part=request.args.get("part", "")))
+    chunk = certs[(part - 1) * per_pdf:part * per_pdf]
+    title = village.name if parts == 1 or new_only else f"{village.name} ({part}/{parts})"
+    body, _pages = cards.sheets_pdf(chunk, title=title)
+    services.print_cards(chunk, current_user)
     db.session.commit()
-    return _pdf_response(body, f"certificates-{village.id}.pdf")
+    suffix = f"-new-{chunk[0].cert_no}" if new_only and parts > 1 else (f"-{part}" if parts > 1 else "")
+    return _pdf_response(body, f"certificates-{village.id}{suffix}.pdf")
