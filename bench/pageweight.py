@@ -555,12 +555,15 @@ def _section_rows(bench: Bench, limit: int) -> list[dict]:
 
 
 def _private_letters(bench: Bench, limit: int) -> list[dict]:
-    """Private notice letters with their own notice (the URL nests the letter under it)."""
+    """Private notice letters with their own notice (the URL nests the letter under it), officer1's first."""
     import sqlalchemy as sa
     from fieldapp.extensions import db
+    from fieldapp.households.models import Household
     from fieldapp.notices.models import PrivateNotice
-    rows = db.session.execute(sa.select(PrivateNotice.notice_id, PrivateNotice.id).order_by(PrivateNotice.id)
-                              .limit(limit))
+    mine = Household.village_id.in_(_officer_villages(bench))
+    rows = db.session.execute(sa.select(PrivateNotice.notice_id, PrivateNotice.id)
+                              .join(Household, Household.id == PrivateNotice.household_id)
+                              .order_by(sa.case((mine, 0), else_=1), PrivateNotice.id).limit(limit))
     return [{"notice_id": nid, "private_id": pid} for nid, pid in rows]
 
 
