@@ -1,7 +1,8 @@
 """`python -m bench.report`: the README's Performance table, in Markdown, from the latest full results JSON of each
 engine in bench/results/ (the key rows; the JSON files hold every row and number).
 
-Run: .venv/bin/python -m bench.report [FILE.json ...]
+Run: .venv/bin/python -m bench.report [--readme] [FILE.json ...]
+(--readme rewrites the table between the bench.report markers in README.md instead of printing it)
 """
 from __future__ import annotations
 
@@ -149,7 +150,21 @@ def report(docs: dict[str, dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- bench.report: start -->", "<!-- bench.report: end -->"
+
+
+def into_readme(text: str, readme: Path = README) -> None:
+    """Replace what stands between the markers in README.md."""
+    doc = readme.read_text()
+    head, rest = doc.split(START, 1)
+    _old, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{text}{END}{tail}")
+
+
 def main(argv: list[str]) -> int:
+    to_readme = "--readme" in argv
+    argv = [a for a in argv if a != "--readme"]
     paths = [Path(a) for a in argv] or [p for p in (latest(e) for e in ENGINES) if p]
     if not paths:
         print("no full results in bench/results (run `make bench`)", file=sys.stderr)
@@ -158,7 +173,10 @@ def main(argv: list[str]) -> int:
     for path in paths:
         doc = json.loads(path.read_text())
         docs[doc["server"]["engine"]] = doc
-    print(report(docs), end="")
+    if to_readme:
+        into_readme(report(docs))
+    else:
+        print(report(docs), end="")
     return 0
 
 
