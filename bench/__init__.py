@@ -74,6 +74,37 @@ def plain(value) -> str:
     return "" if value is None else str(value)
 
 
+def ms(value) -> str:
+    """Milliseconds (or seconds), one decimal."""
+    return "" if value is None else f"{value:.1f}"
+
+
+def times(value) -> str:
+    """A ratio to a baseline: x0.42."""
+    return "" if value is None else f"x{value:.2f}"
+
+
+def ratio_of(value: float | None, base: float | None) -> float | None:
+    """value / base, or None when either is unknown or the base is not positive."""
+    if value is None or base is None or base <= 0:
+        return None
+    return value / base
+
+
+def percentile(values, p: float) -> float | None:
+    """The p-th percentile (0-100) with linear interpolation between closest ranks (numpy's default); None for no
+    values."""
+    data = sorted(values)
+    if not data:
+        return None
+    if not 0 <= p <= 100:
+        raise ValueError("p must be within 0..100")
+    pos = (len(data) - 1) * p / 100
+    low = int(pos)
+    high = min(low + 1, len(data) - 1)
+    return data[low] + (data[high] - data[low]) * (pos - low)
+
+
 @dataclass
 class Row:
     """One line of the table. `values` hold raw numbers (the JSON keeps them); the columns format them."""

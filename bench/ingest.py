@@ -24,7 +24,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import Bench, Column, Row, echo, plain, producer
+from . import Bench, Column, Row, echo, percentile, plain, producer
 from .latency import (STATIC_PATH, create_form, fmt_int, fmt_ms, fmt_ratio, fmt_rps, officer_targets,
                       settled_count)
 
@@ -47,19 +47,6 @@ COLUMNS = [
 
 
 # ---------------------------------------------------------------- pure helpers (tests/unit/test_bench_ingest.py)
-
-def percentile(values: list[float], p: float) -> float | None:
-    """The p-th percentile (0-100) by linear interpolation between closest ranks (None for no values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = (len(ordered) - 1) * p / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
 
 def error_text(html: str, limit: int = 120) -> str:
     """The message a failed form answer shows: its alert banner or first field error, else the start of its text."""

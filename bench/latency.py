@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from . import Bench, Column, Row, echo, plain, producer
+from . import ms as fmt_ms
+from . import ratio_of as ratio
+from . import times as fmt_ratio
 
 WRK = "/usr/bin/wrk"
 LUA_DIR = Path(__file__).resolve().parent / "wrk"
@@ -101,22 +104,8 @@ def few_answers(result: dict[str, Any], connections: int) -> str | None:
     return None
 
 
-def ratio(value: float | None, base: float | None) -> float | None:
-    if value is None or not base:
-        return None
-    return value / base
-
-
-def fmt_ms(value) -> str:
-    return "" if value is None else f"{value:.1f}"
-
-
 def fmt_rps(value) -> str:
     return "" if value is None else (f"{value:.0f}" if value >= 10 else f"{value:.1f}")
-
-
-def fmt_ratio(value) -> str:
-    return "" if value is None else f"x{value:.2f}"
 
 
 def fmt_int(value) -> str:

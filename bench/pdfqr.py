@@ -34,6 +34,9 @@ import time
 from typing import Any
 
 from . import Bench, Column, Row, echo, kb, plain, producer
+from . import ms as ms_fmt
+from . import ratio_of as ratio
+from . import times as ratio_fmt
 
 # bench/pageweight.py's helpers are imported where they are used (see bench/notices.py for why).
 
@@ -55,28 +58,11 @@ def seconds_fmt(value) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def ms_fmt(value) -> str:
-    """Milliseconds, one decimal."""
-    return "" if value is None else f"{value:.1f}"
-
-
-def ratio_fmt(value) -> str:
-    """A ratio to the baseline: x0.42."""
-    return "" if value is None else f"x{value:.2f}"
-
-
 def per_page_ms(seconds: float | None, pages: int | None) -> float | None:
     """Milliseconds per page, or None when either is unknown (or no page)."""
     if seconds is None or not pages:
         return None
     return seconds * 1000 / pages
-
-
-def ratio(value: float | None, base: float | None) -> float | None:
-    """value / base, or None when either is unknown or the base is not positive."""
-    if value is None or base is None or base <= 0:
-        return None
-    return value / base
 
 
 def head_names(n: int) -> list[str]:

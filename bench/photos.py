@@ -34,7 +34,8 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from . import Bench, Column, Row, echo, kb, plain, producer
+from . import Bench, Column, Row, echo, kb, ms, percentile, plain, producer
+from . import times as ratio
 
 SIZE = (4000, 3000)          # 12 MP, landscape sensor order as phones store it
 SEED = 20240501
@@ -50,14 +51,6 @@ INPUT_ID = f"photo-{UPLOAD_KIND}"
 TYPES = {"jpeg": ("image/jpeg", "jpg"), "heic": ("image/heic", "heic")}
 
 
-def ms(value) -> str:
-    return "" if value is None else f"{value:.1f}"
-
-
-def ratio(value) -> str:
-    return "" if value is None else f"x{value:.2f}"
-
-
 COLUMNS = [
     Column("photos", "n", plain),
     Column("p50_ms", "p50 ms", ms),
@@ -70,19 +63,6 @@ COLUMNS = [
 
 
 # ---------------------------------------------------------------- pure helpers
-
-def percentile(values, p: float) -> float | None:
-    """The p-th percentile (0-100) with linear interpolation between closest ranks (numpy's default)."""
-    data = sorted(values)
-    if not data:
-        return None
-    if not 0 <= p <= 100:
-        raise ValueError("p must be within 0..100")
-    pos = (len(data) - 1) * p / 100
-    low = int(pos)
-    high = min(low + 1, len(data) - 1)
-    return data[low] + (data[high] - data[low]) * (pos - low)
-
 
 def noisy_image(size: tuple[int, int] = SIZE, seed: int = SEED):
     """A deterministic RGB image that compresses like a photo, not like a flat test card: a smooth colour field
