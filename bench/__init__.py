@@ -122,15 +122,17 @@ class Producer:
     columns: list[Column]
     run: Callable[["Bench"], Iterable[Row]] | None
     quick: bool = True
+    always: bool = False   # cheap enough to run after the time budget (it reads, it does not load the server)
 
 
 PRODUCERS: dict[str, Producer] = {}
 
 
-def producer(name: str, title: str, columns: list[Column], *, quick: bool = True):
-    """Register a row producer (a later registration under the same name replaces the earlier one)."""
+def producer(name: str, title: str, columns: list[Column], *, quick: bool = True, always: bool = False):
+    """Register a row producer (a later registration under the same name replaces the earlier one). `always`: it
+    runs even once the time budget is spent (for a block that only reads what the run left, in no time)."""
     def wrap(fn: Callable[["Bench"], Iterable[Row]]):
-        PRODUCERS[name] = Producer(name, title, list(columns), fn, quick)
+        PRODUCERS[name] = Producer(name, title, list(columns), fn, quick, always)
         return fn
     return wrap
 
@@ -416,7 +418,7 @@ def run(kind: str, planned: list[tuple[str, str]] = tuple(PLANNED), argv: list[s
                         bench.grow()
                     except Exception:  # noqa: BLE001 - measured on the smaller county; the header says so
                         traceback.print_exc()
-                if bench.time_left() <= 0:
+                if bench.time_left() <= 0 and not prod.always:
                     rows = [Row(prod.title, note=f"not measured: the {kind} run's time budget "
                                                  f"({BUDGET_S[kind] / 60:.0f} minutes) ran out")]
                     sections.append((prod, rows))

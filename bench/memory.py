@@ -112,7 +112,7 @@ def hello_peak(bench: Bench) -> tuple[int | None, str]:
 
 
 @producer("memory", "Memory: peak RSS (VmHWM) of the gunicorn master and each worker, after every other row",
-          COLUMNS, quick=True)
+          COLUMNS, quick=True, always=True)
 def memory(bench: Bench):
     proc = bench.server.proc
     if proc is None or proc.poll() is not None:

@@ -7,7 +7,7 @@ service (`households.services.create_household`), then an accepted file, a ratin
 inserted in bulk as the notice tests do (tests/support/notices.py: the rating workflow is not what is measured),
 then the notices drafted and scheduled and the certificates issued by their real services
 (`notices.services.create_notice`, `certificates.services.issue`). Sizes: full 500 households on the notice and
-1,000 cards; quick 50 and 100. The village is new in every run (a kept instance gets another one).
+1,000 cards; quick 50 and 30. The village is new in every run (a kept instance gets another one).
 
 Rows (seconds are wall time of the whole HTTP answer as the printing user gets it, body read; the server runs with
 its production flags, two workers):
@@ -40,7 +40,7 @@ from . import times as ratio_fmt
 
 # bench/pageweight.py's helpers are imported where they are used (see bench/notices.py for why).
 
-SIZES = {"quick": {"households": 50, "cards": 100}, "full": {"households": 500, "cards": 1_000}}
+SIZES = {"quick": {"households": 50, "cards": 30}, "full": {"households": 500, "cards": 1_000}}
 BASELINE_REPEATS = {"quick": 3, "full": 5}
 WARMUP_PER_WORKER = {"quick": 1, "full": 2}   # baseline requests first, so the workers have rendered before timing
 SHEET_TARGET_S = 5.0      # a village sheet prints while the officer waits
