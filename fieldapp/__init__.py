@@ -25,8 +25,18 @@ def _select_locale() -> str:
 
 
 def _sqlite_pragmas(app: Flask) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for write transactions."""
+    """SQLite: WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for write transactions; PostgreSQL: the same
+    lock timeout."""
     engine = db.engine
+    if engine.dialect.name == "postgresql":
+        @event.listens_for(engine, "connect")
+        def on_pg_connect(dbapi_conn, _record):
+            # A write waiting on another's row lock gives up after DB_LOCK_TIMEOUT_MS (503 "busy, saved nothing")
+            # instead of holding a worker thread without end.
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET lock_timeout = {int(app.config['DB_LOCK_TIMEOUT_MS'])}")
+            dbapi_conn.commit()
+        return
     if engine.dialect.name != "sqlite":
         return
 
@@ -36,7 +46,7 @@ def _sqlite_pragmas(app: Flask) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(app.config.get('SQLITE_BUSY_TIMEOUT_MS', 15000))}")
+        cur.execute(f"PRAGMA busy_timeout={int(app.config['DB_LOCK_TIMEOUT_MS'])}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 

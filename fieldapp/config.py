@@ -77,8 +77,9 @@ class Config:
     IDEMPOTENCY_KEY_TTL_DAYS = 7
     # Certificate cards in one printed PDF (a multiple of 10: A4 sheets of 10); a bigger village prints in parts.
     CARDS_PER_PDF = int(os.environ.get("CARDS_PER_PDF", "100"))
-    # SQLite: how long a writer waits for another's lock before the request answers 503 "busy, saved nothing".
-    SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", "15000"))
+    # How long a write waits for another's lock (SQLite busy_timeout, PostgreSQL lock_timeout) before the request
+    # answers 503 "busy, saved nothing".
+    DB_LOCK_TIMEOUT_MS = int(os.environ.get("DB_LOCK_TIMEOUT_MS", "15000"))
     # Public notices (公示, domain W4): window lengths in calendar days, the posting photo's radius, the hotline.
     BANK_NAME = os.environ.get("BANK_NAME", "农村商业银行")
     NOTICE_DAYS = int(os.environ.get("NOTICE_DAYS", "7"))
